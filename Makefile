@@ -18,6 +18,11 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Werror \
 	-Iinclude -Ibpf -I$(BUILD)
 LIBBPF_LIBS := $(shell pkg-config --libs libbpf libxdp 2>/dev/null || echo -lxdp -lbpf) -lelf -lz
 
+# Code shared by all user-space parts: wire codec and command table.
+COMMON_SRCS := common/codec.c common/commands.c
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
+COMMON_SAN_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/san/%.o)
+
 # Filled in by the parts' build.mk files.
 PROGRAMS :=
 UNIT_TESTS :=

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dalio-agent: the LB's control plane. Reads shards.yaml, loads and attaches
+ * the XDP and tc programs, finds each shard's replicas and where their
+ * sequence numbers stand, opens a new epoch, programs the maps, and keeps the
+ * data path attached until SIGINT/SIGTERM.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "config.h"
+#include "datapath.h"
+#include "log.h"
+#include "probe.h"
+#include "shardmap.h"
+
+#define DEFAULT_WAIT_S 10
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: dalio-agent --config FILE [options]\n"
+		"\n"
+		"Runs the Dalio replication coordinator on this load balancer: attaches the\n"
+		"XDP/tc data path to lb.interface and serves every shard of FILE on its VIP.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE   shards.yaml to serve (required)\n"
+		"  -w, --wait SECONDS  how long to wait for replicas to answer at start (default %d)\n"
+		"  -k, --keep-maps     leave the pinned maps in bpffs on exit (default: remove)\n"
+		"  -v, --verbose       log libbpf/libxdp details and per-replica probing\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"Each shard's VIP must be assigned to this host (ip addr add VIP/32 dev IF).\n"
+		"Stop with SIGINT or SIGTERM: the programs are detached and the maps unpinned.\n"
+		"See docs/configuration.md and docs/operations.md.\n",
+		DEFAULT_WAIT_S);
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !log_verbose)
+		return 0;
+	if (level == LIBBPF_INFO && !log_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	/* libxdp warns when it falls back from its dispatcher: that is expected
+	 * on kernels without freplace, so only show it when asked. */
+	if (level != LIBXDP_WARN && !log_verbose)
+		return 0;
+	if (!log_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* Finds the replicas, opens a new epoch on them, programs the shard. */
+static int bring_up_shard(const struct dalio_config *cfg, const struct dalio_shard_def *s,
+			  const struct datapath_maps *maps, int wait_ms)
+{
+	struct replica_probe probes[DALIO_MAX_REPLICAS];
+	struct dalio_vip_key vk = { .vip = s->vip, .port = htons(s->port) };
+	struct dalio_shard_cfg old;
+	struct shard_plan plan;
+	uint32_t epoch = 0;
+	char err[512], vip[INET_ADDRSTRLEN];
+	int n;
+
+	inet_ntop(AF_INET, &s->vip, vip, sizeof(vip));
+	n = probe_replicas(s, 0, wait_ms, probes, err, sizeof(err));
+	if (n < 0) {
+		log_error("shard %u (%s): %s", s->id, s->name, err);
+		return -1;
+	}
+	for (unsigned i = 0; i < s->n_replicas; i++)
+		if (probes[i].answered && probes[i].epoch > epoch)
+			epoch = probes[i].epoch;
+	if (bpf_map_lookup_elem(maps->vip_map, &vk, &old) == 0 && old.epoch > epoch)
+		epoch = old.epoch;
+	epoch++;
+	/* Announce the new epoch: replicas refuse anything older from now on. */
+	if (n > 0) {
+		struct replica_probe first[DALIO_MAX_REPLICAS];
+
+		memcpy(first, probes, sizeof(first));
+		n = probe_replicas(s, epoch, 2000, probes, err, sizeof(err));
+		if (n < 0) {
+			log_error("shard %u (%s): %s", s->id, s->name, err);
+			return -1;
+		}
+		for (unsigned i = 0; i < s->n_replicas; i++)
+			if (first[i].answered && !probes[i].answered)
+				log_warn("shard %u: replica %s answered but did not take epoch %u",
+					 s->id, s->replicas[i].addr, epoch);
+	}
+	for (unsigned i = 0; i < s->n_replicas; i++)
+		probes[i].have_mac = probes[i].answered &&
+				     neigh_lookup(s->replicas[i].ip, cfg->interface, probes[i].mac) == 0;
+	n = shard_plan(s, probes, epoch, &plan);
+	if (shard_install(maps, s, probes, &plan, err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (n == 0)
+		log_warn("shard %u (%s): no usable replica: requests are answered NO_REPLICA", s->id,
+			 s->name);
+	log_info("shard %u (%s) on %s:%u, %s mode, epoch %u, next seq %llu: %d of %u replicas in "
+		 "sync",
+		 s->id, s->name, vip, s->port, s->mode == DALIO_MODE_VR ? "vr" : "pb", epoch,
+		 (unsigned long long)plan.applied + 1, n, s->n_replicas);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "wait", required_argument, NULL, 'w' },
+		{ "keep-maps", no_argument, NULL, 'k' },    { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+	};
+	static struct dalio_config cfg;
+	const char *config_path = NULL;
+	int wait_s = DEFAULT_WAIT_S, keep_maps = 0, c, sig, rc = 1;
+	struct datapath_maps maps;
+	struct datapath *dp;
+	char err[1024];
+	sigset_t set;
+
+	while ((c = getopt_long(argc, argv, "c:w:kvh", opts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'w':
+			errno = 0;
+			wait_s = (int)strtol(optarg, &end, 10);
+			if (errno || *end || wait_s < 0 || wait_s > 3600) {
+				fprintf(stderr, "dalio-agent: --wait: expected 0-3600 seconds, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'k':
+			keep_maps = 1;
+			break;
+		case 'v':
+			log_verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!config_path || optind != argc) {
+		fprintf(stderr, "dalio-agent: %s\n",
+			config_path ? "unexpected arguments" : "--config FILE is required");
+		usage(stderr);
+		return 2;
+	}
+	if (dalio_config_load(config_path, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "dalio-agent: %s\n", err);
+		return 2;
+	}
+	libbpf_set_print(libbpf_log);
+	libxdp_set_print(libxdp_log);
+
+	/* Signals are taken synchronously by sigwait below. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	dp = datapath_load(&cfg, err, sizeof(err));
+	if (!dp) {
+		log_error("%s", err);
+		return 1;
+	}
+	datapath_maps(dp, &maps);
+	for (unsigned i = 0; i < cfg.n_shards; i++)
+		if (bring_up_shard(&cfg, &cfg.shards[i], &maps, wait_s * 1000))
+			goto out;
+	if (datapath_attach(dp, err, sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
+	log_info("serving %u shard(s) on %s (%s XDP); pinned maps in %s/%s", cfg.n_shards,
+		 cfg.interface, cfg.xdp_mode == DALIO_XDP_SKB ? "skb" : "native", cfg.pin_path,
+		 cfg.interface);
+
+	for (;;) {
+		if (sigwait(&set, &sig))
+			continue;
+		if (sig == SIGHUP) {
+			log_warn("SIGHUP: live reconfiguration is not supported yet; restart the agent");
+			continue;
+		}
+		log_info("%s: detaching", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		break;
+	}
+	rc = 0;
+out:
+	datapath_destroy(dp, !keep_maps);
+	return rc;
+}

@@ -1,0 +1,4 @@
+# Tests: BPF_PROG_TEST_RUN tests of the data path (root), built with sanitizers.
+$(BUILD)/san/test/bpf/test_xdp_lb.o: $(BUILD)/dalio_lb.skel.h
+$(BUILD)/test_bpf: $(BUILD)/san/test/bpf/test_xdp_lb.o $(COMMON_SAN_OBJS)
+	$(CC) $(SAN_FLAGS) $^ -o $@ -lcmocka $(LIBBPF_LIBS)

@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * dalio_lb: the LB's XDP data path (pb mode).
+ *
+ * For packets to a configured VIP:port it
+ *   - sequences writes (per-shard counter under the shard lock), records them
+ *     in the pending ring, marks their key's dirty bucket, and hands them to tc
+ *     (XDP cannot clone) with metadata naming the replicas to copy to;
+ *   - counts acks from configured replicas and turns exactly the ack that
+ *     completes a write into the client's reply;
+ *   - stamps reads and forwards them to one replica, and rewrites the replica's
+ *     answer back to the client.
+ * Everything else passes untouched. Invariants: docs/lb-datapath.md.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "dalio_pkt.bpf.h"
+#include "dalio_maps.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define RING_MASK (DALIO_RING_SIZE - 1)
+#define DIRTY_MASK (DALIO_DIRTY_BUCKETS - 1)
+#define SEQ_RETRIES 4
+
+/* Turns the packet around to its sender with a status (nothing else changes). */
+static __always_inline int reply_status(struct dalio_pkt *p, __u8 status)
+{
+	struct pkt_snapshot old;
+	__u8 mac[6];
+	__be32 addr;
+	__be16 port;
+
+	snapshot_take(&old, p, 1);
+	__builtin_memcpy(mac, p->eth->h_source, 6);
+	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, 6);
+	__builtin_memcpy(p->eth->h_dest, mac, 6);
+	addr = p->ip->saddr;
+	p->ip->saddr = p->ip->daddr;
+	p->ip->daddr = addr;
+	port = p->udp->source;
+	p->udp->source = p->udp->dest;
+	p->udp->dest = port;
+	p->dh->type = DALIO_T_REPLY;
+	p->dh->status = status;
+	csum_fix(p, &old, 1);
+	return XDP_TX;
+}
+
+/*
+ * Sends a replica's answer (ACK or READ_REPLY) to the client named in the
+ * echoed origin fields, from the VIP.
+ */
+static __always_inline int to_client(struct dalio_pkt *p)
+{
+	struct pkt_snapshot old;
+
+	snapshot_take(&old, p, 1);
+	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, 6);
+	__builtin_memcpy(p->eth->h_dest, p->dh->origin_mac, 6);
+	p->ip->saddr = old.daddr;
+	p->ip->daddr = p->dh->origin_ip;
+	p->udp->source = old.dport;
+	p->udp->dest = p->dh->origin_port;
+	p->dh->type = DALIO_T_REPLY;
+	csum_fix(p, &old, 1);
+	return XDP_TX;
+}
+
+/* Index of the configured replica the packet came from, or -1. */
+static __always_inline int replica_index(const struct dalio_pkt *p,
+					 const struct dalio_shard_cfg *cfg)
+{
+	for (__u32 i = 0; i < DALIO_MAX_REPLICAS; i++) {
+		struct dalio_replica *r;
+
+		if (i >= cfg->n_replicas)
+			break;
+		r = replica_lookup(cfg->shard, i);
+		if (r && r->valid && r->ip == p->ip->saddr && r->port == p->udp->source)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* The n-th (modulo its population) set bit of mask, or -1 if mask is empty. */
+static __always_inline int nth_bit(__u32 mask, __u32 n)
+{
+	__u32 count = 0;
+
+	for (int i = 0; i < DALIO_MAX_REPLICAS; i++)
+		count += (mask >> i) & 1;
+	if (!count)
+		return -1;
+	n %= count;
+	for (int i = 0; i < DALIO_MAX_REPLICAS; i++) {
+		if (!((mask >> i) & 1))
+			continue;
+		if (n == 0)
+			return i;
+		n--;
+	}
+	return -1;
+}
+
+static __always_inline __u64 key_hash(const struct dalio_pkt *p, __u32 key_len, void *data_end)
+{
+	const __u8 *k = (const __u8 *)(p->dh + 1);
+	__u64 h = DALIO_FNV_OFFSET;
+
+	for (__u32 i = 0; i < DALIO_MAX_KEY; i++) {
+		if (i >= key_len || (const void *)(k + i + 1) > data_end)
+			break;
+		h = dalio_hash_step(h, k[i]);
+	}
+	return h;
+}
+
+static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
+					const struct dalio_shard_cfg *cfg, struct dalio_dirty *dirty,
+					__u32 bucket, struct dalio_stats *st)
+{
+	__u32 shard = cfg->shard, need = cfg->write_mask;
+	struct dalio_shard_state *ss = bpf_map_lookup_elem(&shard_state, &shard);
+	__u64 client_id = bpf_be64_to_cpu(p->dh->client_id);
+	__u64 request_id = bpf_be64_to_cpu(p->dh->request_id);
+	__u64 now = bpf_ktime_get_ns(), seq = 0;
+	struct pkt_snapshot old;
+	struct dalio_meta *meta;
+	void *data;
+	int busy = 0;
+
+	if (!ss)
+		return XDP_DROP;
+	if (!need) {
+		stat_inc(st, DALIO_STAT_REFUSED_NOREP);
+		return reply_status(p, DALIO_S_NO_REPLICA);
+	}
+	/*
+	 * Claim slot seq % RING and seq itself in one critical section, so a
+	 * refused write never leaves a hole in the sequence. The slot pointer is
+	 * looked up before the lock (no helper calls under it) from a guess of
+	 * next_seq that is re-checked under the lock.
+	 */
+	for (int attempt = 0; attempt < SEQ_RETRIES; attempt++) {
+		__u64 guess = READ_ONCE(ss->next_seq);
+		__u32 idx = shard * DALIO_RING_SIZE + (__u32)(guess & RING_MASK);
+		struct dalio_pending *slot = bpf_map_lookup_elem(&pending_ring, &idx);
+
+		if (!slot || guess == 0) /* 0: the agent has not initialised the shard */
+			break;
+		bpf_spin_lock(&ss->lock);
+		if (ss->next_seq != guess) {
+			bpf_spin_unlock(&ss->lock);
+			continue;
+		}
+		if (slot->state != DALIO_SLOT_FREE) {
+			bpf_spin_unlock(&ss->lock);
+			busy = 1;
+			break;
+		}
+		slot->state = DALIO_SLOT_PENDING;
+		slot->seq = guess;
+		slot->acked = 0;
+		slot->need = need;
+		slot->bucket = bucket;
+		slot->client_id = client_id;
+		slot->request_id = request_id;
+		slot->start_ns = now;
+		/* Dirty before anyone can see the write: a read after this point
+		 * is stamped with at least this seq. */
+		dirty->pending++;
+		dirty->latest_seq = guess;
+		ss->next_seq = guess + 1;
+		ss->in_flight++;
+		bpf_spin_unlock(&ss->lock);
+		seq = guess;
+		break;
+	}
+	if (!seq) {
+		stat_inc(st, busy ? DALIO_STAT_REFUSED_BUSY : DALIO_STAT_REFUSED_NOREP);
+		return reply_status(p, busy ? DALIO_S_BUSY : DALIO_S_NO_REPLICA);
+	}
+	stat_inc(st, DALIO_STAT_WRITES);
+
+	snapshot_take(&old, p, 1);
+	p->dh->type = DALIO_T_WRITE;
+	p->dh->shard = bpf_htons((__u16)shard);
+	p->dh->epoch = bpf_htonl(cfg->epoch);
+	p->dh->seq = bpf_cpu_to_be64(seq);
+	p->dh->stamp = 0;
+	p->dh->origin_ip = old.saddr;
+	p->dh->origin_port = old.sport;
+	__builtin_memcpy(p->dh->origin_mac, p->eth->h_source, 6);
+	p->dh->replica = 0;
+	p->dh->status = 0;
+	p->dh->reserved = 0;
+	p->ip->saddr = old.daddr; /* copies leave from the VIP */
+	p->udp->source = old.dport;
+	csum_fix(p, &old, 1);
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return XDP_DROP;
+	meta = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if ((void *)(meta + 1) > data)
+		return XDP_DROP;
+	meta->magic = DALIO_META_MAGIC;
+	meta->shard = shard;
+	meta->mask = need;
+	return XDP_PASS; /* tc ingress makes the copies */
+}
+
+static __always_inline int handle_read(struct dalio_pkt *p, const struct dalio_shard_cfg *cfg,
+				       const struct dalio_dirty *dirty, struct dalio_stats *st)
+{
+	__u32 shard = cfg->shard, mask = cfg->read_mask, *rr;
+	struct dalio_shard_state *ss = bpf_map_lookup_elem(&shard_state, &shard);
+	struct dalio_replica *rep;
+	struct pkt_snapshot old;
+	__u64 stamp;
+	int pick = -1;
+
+	if (!ss)
+		return XDP_DROP;
+	if (READ_ONCE(dirty->pending)) {
+		/* Dirty: the replica must have applied the key's latest write.
+		 * Prefer a replica whose ack for it has already arrived. */
+		__u32 idx;
+		struct dalio_pending *slot;
+
+		stamp = READ_ONCE(dirty->latest_seq);
+		idx = shard * DALIO_RING_SIZE + (__u32)(stamp & RING_MASK);
+		slot = bpf_map_lookup_elem(&pending_ring, &idx);
+		stat_inc(st, DALIO_STAT_READS_DIRTY);
+		if (slot && READ_ONCE(slot->seq) == stamp) {
+			__u32 acked = READ_ONCE(slot->acked) & mask;
+
+			if (acked) {
+				pick = nth_bit(acked, 0);
+				stat_inc(st, DALIO_STAT_READS_ACKED);
+			}
+		}
+	} else {
+		/* Clean: every completed write is at or below max_completed. */
+		stamp = READ_ONCE(ss->max_completed);
+		stat_inc(st, DALIO_STAT_READS_CLEAN);
+	}
+	if (pick < 0) {
+		rr = bpf_map_lookup_elem(&rr_map, &shard);
+		pick = nth_bit(mask, rr ? (*rr)++ : 0);
+	}
+	if (pick < 0) {
+		stat_inc(st, DALIO_STAT_REFUSED_NOREP);
+		return reply_status(p, DALIO_S_NO_REPLICA);
+	}
+	rep = replica_lookup(shard, (__u32)pick);
+	if (!rep || !rep->valid) {
+		stat_inc(st, DALIO_STAT_REFUSED_NOREP);
+		return reply_status(p, DALIO_S_NO_REPLICA);
+	}
+
+	snapshot_take(&old, p, 1);
+	p->dh->type = DALIO_T_READ;
+	p->dh->shard = bpf_htons((__u16)shard);
+	p->dh->epoch = bpf_htonl(cfg->epoch);
+	p->dh->seq = 0;
+	p->dh->stamp = bpf_cpu_to_be64(stamp);
+	p->dh->origin_ip = old.saddr;
+	p->dh->origin_port = old.sport;
+	__builtin_memcpy(p->dh->origin_mac, p->eth->h_source, 6);
+	p->dh->replica = (__u8)pick;
+	p->dh->status = 0;
+	p->dh->reserved = 0;
+	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, 6);
+	__builtin_memcpy(p->eth->h_dest, rep->mac, 6);
+	p->ip->saddr = old.daddr;
+	p->ip->daddr = rep->ip;
+	p->udp->source = old.dport;
+	p->udp->dest = rep->port;
+	csum_fix(p, &old, 1);
+	return XDP_TX;
+}
+
+static __always_inline int handle_request(struct xdp_md *ctx, struct dalio_pkt *p,
+					  const struct dalio_shard_cfg *cfg, struct dalio_stats *st,
+					  void *data_end)
+{
+	__u16 shard = bpf_ntohs(p->dh->shard);
+	__u32 key_len = bpf_ntohs(p->dh->key_len);
+	__u32 bucket, idx;
+	struct dalio_dirty *dirty;
+
+	if (shard != DALIO_SHARD_ANY && shard != cfg->shard) {
+		stat_inc(st, DALIO_STAT_DROP_BAD_SHARD);
+		return reply_status(p, DALIO_S_UNKNOWN_SHARD);
+	}
+	if (key_len == 0 || key_len > DALIO_MAX_KEY ||
+	    sizeof(struct dalio_hdr) + key_len > p->payload_len) {
+		stat_inc(st, DALIO_STAT_DROP_MALFORMED);
+		return reply_status(p, DALIO_S_BAD_REQUEST);
+	}
+	bucket = (__u32)key_hash(p, key_len, data_end) & DIRTY_MASK;
+	idx = cfg->shard * DALIO_DIRTY_BUCKETS + bucket;
+	dirty = bpf_map_lookup_elem(&dirty_map, &idx);
+	if (!dirty)
+		return XDP_DROP;
+	if (p->dh->flags & bpf_htons(DALIO_F_WRITE))
+		return handle_write(ctx, p, cfg, dirty, bucket, st);
+	return handle_read(p, cfg, dirty, st);
+}
+
+static __always_inline int handle_ack(struct dalio_pkt *p, const struct dalio_shard_cfg *cfg,
+				      struct dalio_stats *st)
+{
+	__u32 shard = cfg->shard, idx, bit;
+	struct dalio_shard_state *ss = bpf_map_lookup_elem(&shard_state, &shard);
+	__u64 seq = bpf_be64_to_cpu(p->dh->seq);
+	struct dalio_pending *slot;
+	struct dalio_dirty *dirty;
+	int rep = replica_index(p, cfg), complete = 0, dup = 0, stale = 0;
+
+	if (rep < 0) {
+		stat_inc(st, DALIO_STAT_DROP_NOT_REPLICA);
+		return XDP_DROP;
+	}
+	if (!ss)
+		return XDP_DROP;
+	bit = 1u << rep;
+	idx = shard * DALIO_RING_SIZE + (__u32)(seq & RING_MASK);
+	slot = bpf_map_lookup_elem(&pending_ring, &idx);
+	if (!slot)
+		return XDP_DROP;
+	/* The slot's bucket only changes when the slot is reused, which the
+	 * seq check under the lock detects. */
+	idx = shard * DALIO_DIRTY_BUCKETS + (READ_ONCE(slot->bucket) & DIRTY_MASK);
+	dirty = bpf_map_lookup_elem(&dirty_map, &idx);
+	if (!dirty)
+		return XDP_DROP;
+
+	bpf_spin_lock(&ss->lock);
+	if (slot->state != DALIO_SLOT_PENDING || slot->seq != seq ||
+	    shard * DALIO_DIRTY_BUCKETS + (slot->bucket & DIRTY_MASK) != idx) {
+		stale = 1;
+	} else if (slot->acked & bit) {
+		dup = 1;
+	} else {
+		slot->acked |= bit;
+		if ((slot->acked & slot->need) == slot->need) {
+			/* Completion order matters to lock-free readers: raise
+			 * max_completed before the key can look clean. */
+			slot->state = DALIO_SLOT_FREE;
+			if (seq > ss->max_completed)
+				ss->max_completed = seq;
+			if (dirty->pending)
+				dirty->pending--;
+			if (ss->in_flight)
+				ss->in_flight--;
+			complete = 1;
+		}
+	}
+	bpf_spin_unlock(&ss->lock);
+
+	if (stale) {
+		stat_inc(st, DALIO_STAT_ACKS_STALE);
+		return XDP_DROP;
+	}
+	if (dup) {
+		stat_inc(st, DALIO_STAT_ACKS_DUP);
+		return XDP_DROP;
+	}
+	stat_inc(st, DALIO_STAT_ACKS);
+	if (!complete)
+		return XDP_DROP;
+	stat_inc(st, DALIO_STAT_REPLIES);
+	p->dh->status = DALIO_S_OK;
+	return to_client(p);
+}
+
+SEC("xdp")
+int dalio_lb(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct dalio_vip_key vk = {};
+	struct dalio_shard_cfg *cfg;
+	struct dalio_stats *st;
+	struct dalio_pkt p = {};
+	__u32 shard;
+
+	if (parse_udp(data, data_end, &p))
+		return XDP_PASS;
+	vk.vip = p.ip->daddr;
+	vk.port = p.udp->dest;
+	cfg = bpf_map_lookup_elem(&vip_map, &vk);
+	if (!cfg)
+		return XDP_PASS; /* not a VIP: not ours */
+	shard = cfg->shard;
+	st = bpf_map_lookup_elem(&stats_map, &shard);
+	if (parse_dalio(data_end, &p)) {
+		stat_inc(st, DALIO_STAT_DROP_MALFORMED);
+		return XDP_DROP;
+	}
+	switch (p.dh->type) {
+	case DALIO_T_REQUEST:
+		return handle_request(ctx, &p, cfg, st, data_end);
+	case DALIO_T_ACK:
+		return handle_ack(&p, cfg, st);
+	case DALIO_T_READ_REPLY:
+		if (replica_index(&p, cfg) < 0) {
+			stat_inc(st, DALIO_STAT_DROP_NOT_REPLICA);
+			return XDP_DROP;
+		}
+		stat_inc(st, DALIO_STAT_REPLIES);
+		return to_client(&p);
+	default:
+		stat_inc(st, DALIO_STAT_DROP_MALFORMED);
+		return XDP_DROP;
+	}
+}
