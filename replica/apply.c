@@ -1,0 +1,661 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dalio-replica: what happens to each accepted message, and the Redis side.
+ *
+ * A batch is handled in three steps so that it costs one Redis round trip:
+ *  1. plan (rp_handle): every datagram becomes ops; writes go through the
+ *     gap buffer (order.c) and the ones now in order have their Redis
+ *     commands appended to the pipeline, followed by the reads whose stamp
+ *     they reach (reads.c);
+ *  2. read all replies of the pipeline, in order;
+ *  3. answer every op in order (ACK, READ_REPLY, PONG, ...).
+ *
+ * Each write runs as MULTI, command, SET __dalio:applied <seq>, EXEC, so the
+ * applied seq is stored atomically with the data it describes. A Redis
+ * failure (I/O error, or a refusal that depends on the server's condition
+ * rather than on the command: OOM, MISCONF, READONLY, LOADING, ...) cuts the
+ * batch short: nothing from that op on is answered, and the applied seq and
+ * epoch are read back from Redis so the LB's retransmissions pick up there.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dalio/commands.h"
+#include "replica.h"
+#include "resp.h"
+
+#define APPLIED_KEY	DALIO_RESERVED_PREFIX "applied"
+#define EPOCH_KEY	DALIO_RESERVED_PREFIX "epoch"
+#define REDIS_TIMEOUT_S 2
+
+/* ---- Redis connection and state ---------------------------------------- */
+
+static int get_u64(redisContext *rc, const char *key, uint64_t max, uint64_t *out, const char **err)
+{
+	redisReply *r = redisCommand(rc, "GET %s", key);
+	char *end;
+	int ret = -1;
+
+	if (!r) {
+		*err = rc->errstr[0] ? rc->errstr : "Redis connection lost";
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_NIL) {
+		*out = 0;
+		ret = 0;
+	} else if (r->type == REDIS_REPLY_STRING && r->len > 0 && r->str[0] >= '0' &&
+		   r->str[0] <= '9') {
+		errno = 0;
+		*out = strtoull(r->str, &end, 10);
+		if (!errno && *end == '\0' && *out <= max)
+			ret = 0;
+		else
+			*err = "holds a value that is not a valid number";
+	} else {
+		*err = r->type == REDIS_REPLY_ERROR ? "GET failed" : "holds a non-numeric value";
+	}
+	freeReplyObject(r);
+	return ret;
+}
+
+/* Reads __dalio:applied and __dalio:epoch and restarts ordering from them. */
+static int load_state(struct rp_state *s, const char **err)
+{
+	uint64_t applied, epoch;
+
+	if (get_u64(s->rc, APPLIED_KEY, UINT64_MAX - RP_WINDOW, &applied, err) ||
+	    get_u64(s->rc, EPOCH_KEY, UINT32_MAX, &epoch, err))
+		return -1;
+	s->applied = applied;
+	s->epoch = (uint32_t)epoch;
+	s->reads_checked = 0;
+	rp_order_reset(&s->order, applied);
+	return 0;
+}
+
+int rp_redis_connect(struct rp_state *s, const char **err)
+{
+	struct timeval tv = {.tv_sec = REDIS_TIMEOUT_S};
+	redisContext *rc;
+
+	if (s->cfg.redis_unix)
+		rc = redisConnectUnixWithTimeout(s->cfg.redis_host, tv);
+	else
+		rc = redisConnectWithTimeout(s->cfg.redis_host, s->cfg.redis_port, tv);
+	if (!rc || rc->err) {
+		static char buf[160];
+
+		snprintf(buf, sizeof(buf), "cannot connect to Redis: %s",
+			 rc ? rc->errstr : "out of memory");
+		if (rc)
+			redisFree(rc);
+		*err = buf;
+		return -1;
+	}
+	/* A hung server must not freeze the replica forever. */
+	redisSetTimeout(rc, tv);
+	s->rc = rc;
+	s->pipe_broken = 0;
+	if (load_state(s, err)) {
+		static char buf[160];
+
+		snprintf(buf, sizeof(buf), "cannot read " APPLIED_KEY "/" EPOCH_KEY ": %s", *err);
+		*err = buf;
+		redisFree(rc);
+		s->rc = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void redis_drop(struct rp_state *s)
+{
+	if (s->rc)
+		redisFree(s->rc);
+	s->rc = NULL;
+	s->reconnect_ns = s->now_ns; /* try again at once, then back off */
+}
+
+/* ---- planning ---------------------------------------------------------- */
+
+static struct rp_op *op_new(struct rp_state *s, enum rp_op_kind kind, const struct dalio_msg *m,
+			    const struct sockaddr_in *to)
+{
+	struct rp_op *op;
+
+	if (s->nops == s->capops) {
+		size_t cap = s->capops ? s->capops * 2 : 256;
+		struct rp_op *ops = realloc(s->ops, cap * sizeof(*ops));
+
+		if (!ops) {
+			rp_log("out of memory for %zu ops\n", cap);
+			return NULL;
+		}
+		s->ops = ops;
+		s->capops = cap;
+	}
+	op = &s->ops[s->nops++];
+	memset(op, 0, offsetof(struct rp_op, err));
+	op->kind = (uint8_t)kind;
+	op->to = *to;
+	op->m = *m;
+	op->m.key = NULL;
+	op->m.key_len = 0;
+	op->m.body = NULL;
+	op->m.body_len = 0;
+	return op;
+}
+
+static void append(struct rp_state *s, struct rp_op *op, int argc, const char *const *argv,
+		   const size_t *argvlen)
+{
+	/* hiredis only reads argv; its prototype just lacks the const. */
+	if (redisAppendCommandArgv(s->rc, argc, (const char **)argv, argvlen) != REDIS_OK)
+		s->pipe_broken = 1;
+	op->nreplies++;
+}
+
+static void append_set(struct rp_state *s, struct rp_op *op, const char *key, uint64_t v)
+{
+	char num[24];
+	const char *argv[3] = {"SET", key, num};
+	size_t argvlen[3] = {3, strlen(key), 0};
+
+	argvlen[2] = (size_t)snprintf(num, sizeof(num), "%" PRIu64, v);
+	append(s, op, 3, argv, argvlen);
+}
+
+static void adopt_epoch(struct rp_state *s, const struct dalio_msg *m,
+			const struct sockaddr_in *from)
+{
+	struct rp_op *op;
+
+	if (m->epoch <= s->epoch)
+		return;
+	rp_log("adopting epoch %" PRIu32 " (was %" PRIu32 ")\n", m->epoch, s->epoch);
+	s->epoch = m->epoch;
+	s->st.epoch_changes++;
+	op = op_new(s, RP_OP_EPOCH, m, from);
+	if (op)
+		append_set(s, op, EPOCH_KEY, m->epoch);
+}
+
+/* A reply made by the replica itself: no Redis involved. */
+static void plan_reply(struct rp_state *s, const struct dalio_msg *m, const struct sockaddr_in *to,
+		       uint8_t type, uint8_t status, const char *cmd, size_t cmdlen,
+		       const char *why)
+{
+	struct rp_op *op = op_new(s, RP_OP_REPLY, m, to);
+
+	if (!op)
+		return;
+	op->type = type;
+	op->status = status;
+	if (why)
+		op->errlen = (uint16_t)rp_resp_error(op->err, sizeof(op->err), cmd, cmdlen, why);
+}
+
+static int key_matches(const struct rp_cmd *cmd, const struct dalio_msg *m)
+{
+	return cmd->argc >= 2 && cmd->argvlen[1] == m->key_len &&
+	       !memcmp(cmd->argv[1], m->key, m->key_len);
+}
+
+/* Appends the Redis commands of the write in order now (m->seq == order.next). */
+static void plan_write(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
+{
+	struct rp_op *op = op_new(s, RP_OP_WRITE, m, &pkt->from);
+	struct rp_cmd cmd;
+	const char *why = NULL;
+	enum dalio_cmd_kind kind;
+
+	if (!op) {
+		s->pipe_broken = 1; /* the seq would be lost: fail the batch instead */
+		return;
+	}
+	op->m.seq = m->seq;
+	if (rp_cmd_parse(&s->rdr, m->body, m->body_len, &cmd, &why)) {
+		/* Every replica gets the same bytes and refuses them the same way,
+		 * so the seq is consumed rather than stalling the shard. */
+		op->errlen = (uint16_t)rp_resp_error(op->err, sizeof(op->err), NULL, 0, why);
+	} else {
+		kind = dalio_classify(cmd.argc, cmd.argv, cmd.argvlen, &why);
+		if (kind == DALIO_CMD_REFUSED || !key_matches(&cmd, m)) {
+			if (kind != DALIO_CMD_REFUSED)
+				why = "key does not match the key in the Dalio header";
+			op->errlen = (uint16_t)rp_resp_error(op->err, sizeof(op->err), cmd.argv[0],
+							     cmd.argvlen[0], why);
+		} else {
+			static const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+			static const size_t multilen[] = {5}, execlen[] = {4};
+
+			append(s, op, 1, multi, multilen);
+			append(s, op, cmd.argc, cmd.argv, cmd.argvlen);
+			append_set(s, op, APPLIED_KEY, m->seq);
+			append(s, op, 1, exec, execlen);
+		}
+		rp_cmd_free(&cmd);
+	}
+	if (op->errlen) {
+		op->kind = RP_OP_WRITE_REFUSED;
+		append_set(s, op, APPLIED_KEY, m->seq);
+	}
+}
+
+static void plan_read(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m,
+		      const struct rp_cmd *cmd)
+{
+	struct rp_op *op = op_new(s, RP_OP_READ, m, &pkt->from);
+
+	if (op)
+		append(s, op, cmd->argc, cmd->argv, cmd->argvlen);
+}
+
+/* A queued read whose stamp has been reached: it parsed when it arrived. */
+static void read_ready(void *ctx, const struct rp_pkt *pkt)
+{
+	struct rp_state *s = ctx;
+	struct dalio_msg m;
+	struct rp_cmd cmd;
+	const char *why;
+
+	if (dalio_decode(pkt->data, pkt->len, &m, &why) ||
+	    rp_cmd_parse(&s->rdr, m.body, m.body_len, &cmd, &why))
+		return;
+	plan_read(s, pkt, &m, &cmd);
+	rp_cmd_free(&cmd);
+}
+
+static void read_expired(void *ctx, const struct rp_pkt *pkt)
+{
+	struct rp_state *s = ctx;
+	struct dalio_msg m;
+
+	if (dalio_decode(pkt->data, pkt->len, &m, NULL))
+		return;
+	s->st.reads_not_ready++;
+	plan_reply(s, &m, &pkt->from, DALIO_T_READ_REPLY, DALIO_S_NOT_READY, NULL, 0, NULL);
+}
+
+static void handle_write(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
+{
+	const struct rp_pkt *next;
+	struct dalio_msg nm;
+	struct rp_op *op;
+
+	if (m->shard != s->cfg.shard) {
+		s->st.drop_shard++;
+		return;
+	}
+	if (m->epoch < s->epoch) {
+		s->st.drop_stale_epoch++;
+		return;
+	}
+	if (m->seq == 0) { /* seq 0 is "nothing applied" and never a write */
+		s->st.drop_malformed++;
+		return;
+	}
+	adopt_epoch(s, m, &pkt->from);
+	switch (rp_order_offer(&s->order, m->seq, pkt)) {
+	case RP_DUP:
+		op = op_new(s, RP_OP_DUP_ACK, m, &pkt->from);
+		if (op)
+			op->m.seq = m->seq;
+		break;
+	case RP_NEXT:
+		plan_write(s, pkt, m);
+		rp_order_advance(&s->order);
+		/* Bounded by RP_WINDOW: each take empties a slot. */
+		while ((next = rp_order_take(&s->order))) {
+			if (dalio_decode(next->data, next->len, &nm, NULL) == 0)
+				plan_write(s, next, &nm);
+			rp_order_advance(&s->order);
+		}
+		break;
+	case RP_BUFFERED:
+		s->st.buffered++;
+		break;
+	case RP_ALREADY_BUFFERED:
+		s->st.dup_buffered++;
+		break;
+	case RP_TOO_FAR:
+		s->st.drop_too_far++;
+		break;
+	}
+}
+
+static void handle_read(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
+{
+	struct rp_cmd cmd;
+	const char *why = NULL;
+	enum dalio_cmd_kind kind;
+
+	if (m->shard != s->cfg.shard) {
+		s->st.drop_shard++;
+		return;
+	}
+	if (m->epoch < s->epoch) {
+		s->st.reads_stale++;
+		plan_reply(s, m, &pkt->from, DALIO_T_READ_REPLY, DALIO_S_STALE_EPOCH, NULL, 0,
+			   NULL);
+		return;
+	}
+	adopt_epoch(s, m, &pkt->from);
+	if (rp_cmd_parse(&s->rdr, m->body, m->body_len, &cmd, &why)) {
+		s->st.reads_refused++;
+		plan_reply(s, m, &pkt->from, DALIO_T_READ_REPLY, DALIO_S_OK, NULL, 0, why);
+		return;
+	}
+	/* A write must never run through READ: it would reach one replica only. */
+	kind = dalio_classify(cmd.argc, cmd.argv, cmd.argvlen, &why);
+	if (kind != DALIO_CMD_READ || !key_matches(&cmd, m)) {
+		if (kind == DALIO_CMD_WRITE)
+			why = "is a write; send it as a write";
+		else if (kind == DALIO_CMD_READ)
+			why = "key does not match the key in the Dalio header";
+		s->st.reads_refused++;
+		plan_reply(s, m, &pkt->from, DALIO_T_READ_REPLY, DALIO_S_OK, cmd.argv[0],
+			   cmd.argvlen[0], why);
+	} else if (m->stamp < s->order.next) {
+		/* Every write up to the stamp is applied or ahead in the pipeline. */
+		plan_read(s, pkt, m, &cmd);
+	} else if (rp_reads_push(&s->reads, m->stamp,
+				 s->now_ns + (uint64_t)s->cfg.read_wait_ms * 1000000u, pkt)) {
+		s->st.reads_not_ready++;
+		plan_reply(s, m, &pkt->from, DALIO_T_READ_REPLY, DALIO_S_NOT_READY, NULL, 0, NULL);
+	} else {
+		s->st.reads_queued++;
+	}
+	rp_cmd_free(&cmd);
+}
+
+static void handle_ping(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
+{
+	if (m->shard != s->cfg.shard && m->shard != DALIO_SHARD_ANY) {
+		s->st.drop_shard++;
+		return;
+	}
+	adopt_epoch(s, m, &pkt->from);
+	op_new(s, RP_OP_PONG, m, &pkt->from);
+}
+
+void rp_handle(struct rp_state *s, const struct rp_pkt *pkt)
+{
+	struct dalio_msg m;
+	const char *err;
+
+	s->st.received++;
+	if (!rp_from_lb(s, &pkt->from)) {
+		s->st.drop_not_lb++;
+		rp_vlog(s, "dropped a datagram from %s: not an LB address\n",
+			inet_ntoa(pkt->from.sin_addr));
+		return;
+	}
+	if (pkt->len == 0 || dalio_decode(pkt->data, pkt->len, &m, &err)) {
+		s->st.drop_malformed++;
+		rp_vlog(s, "dropped a datagram: %s\n", pkt->len ? err : "oversize");
+		return;
+	}
+	if (m.type != DALIO_T_WRITE && m.type != DALIO_T_READ && m.type != DALIO_T_PING) {
+		s->st.drop_type++;
+		rp_vlog(s, "dropped a %s: not a message for a replica\n", dalio_type_name(m.type));
+		return;
+	}
+	if (!s->rc) {
+		s->st.drop_redis_down++;
+		return;
+	}
+	if (m.type == DALIO_T_WRITE)
+		handle_write(s, pkt, &m);
+	else if (m.type == DALIO_T_READ)
+		handle_read(s, pkt, &m);
+	else
+		handle_ping(s, pkt, &m);
+}
+
+void rp_expire_reads(struct rp_state *s)
+{
+	rp_reads_take_expired(&s->reads, s->now_ns, read_expired, s);
+}
+
+/* ---- answering --------------------------------------------------------- */
+
+static void answer(struct rp_state *s, const struct rp_op *op, uint8_t type, uint8_t status,
+		   const void *body, size_t len)
+{
+	struct dalio_msg m = op->m;
+
+	m.type = type;
+	m.status = status;
+	m.replica = s->cfg.index;
+	m.key = NULL;
+	m.key_len = 0;
+	m.body = body;
+	m.body_len = len;
+	rp_send(s, &op->to, &m);
+}
+
+/* RESP-encodes r into buf; a reply over one datagram becomes an error. */
+static size_t encode_reply(struct rp_state *s, const redisReply *r, char *buf)
+{
+	long len = rp_resp_encode(r, buf, RP_MAX_BODY);
+
+	if (len >= 0)
+		return (size_t)len;
+	s->st.reply_too_big++;
+	return rp_resp_error(buf, RP_MAX_BODY, NULL, 0,
+			     "reply does not fit one 1472-byte datagram");
+}
+
+/* Errors that say something about the server, not the command: the write
+ * did not happen and must not be consumed. */
+static int server_condition(const redisReply *e)
+{
+	return !(e->len >= 4 && !memcmp(e->str, "ERR ", 4)) &&
+	       !(e->len >= 10 && !memcmp(e->str, "WRONGTYPE ", 10));
+}
+
+static int is_ok(const redisReply *r)
+{
+	return r && r->type == REDIS_REPLY_STATUS && r->len == 2 && !memcmp(r->str, "OK", 2);
+}
+
+enum write_result { W_APPLIED, W_ABORTED, W_FAILED };
+
+/* What became of a MULTI/command/SET/EXEC op; *reply is what to ACK. */
+static enum write_result write_result(const struct rp_op *op, const redisReply **reply)
+{
+	const redisReply *exec = op->r[3];
+
+	if (op->nreplies != 4 || !op->r[3])
+		return W_FAILED;
+	if (exec->type == REDIS_REPLY_ARRAY && exec->elements == 2) {
+		*reply = exec->element[0];
+		return W_APPLIED;
+	}
+	if (exec->type != REDIS_REPLY_ERROR || !is_ok(op->r[0]))
+		return W_FAILED;
+	/* EXEC refused the transaction: report the command's queue-time error. */
+	*reply = op->r[1]->type == REDIS_REPLY_ERROR   ? op->r[1]
+		 : op->r[2]->type == REDIS_REPLY_ERROR ? op->r[2]
+						       : exec;
+	return server_condition(*reply) ? W_FAILED : W_ABORTED;
+}
+
+static void ack(struct rp_state *s, const struct rp_op *op, const void *body, size_t len)
+{
+	rp_cache_put(&s->cache, op->m.seq, body, len);
+	s->applied = op->m.seq;
+	answer(s, op, DALIO_T_ACK, DALIO_S_OK, body, len);
+}
+
+/* Answers one op whose replies are all in. Returns -1 if the op failed. */
+static int finish(struct rp_state *s, const struct rp_op *op, int *fixup)
+{
+	char body[RP_MAX_BODY];
+	const redisReply *reply = NULL;
+	const uint8_t *cached;
+	size_t len;
+
+	switch (op->kind) {
+	case RP_OP_WRITE:
+		switch (write_result(op, &reply)) {
+		case W_FAILED:
+			if (reply)
+				rp_log("Redis refused seq %" PRIu64 ": %.*s\n", op->m.seq,
+				       (int)reply->len, reply->str);
+			return -1;
+		case W_ABORTED:
+			/* The command did nothing, and will do nothing on every replica;
+			 * the seq is consumed and __dalio:applied set after the batch. */
+			*fixup = 1;
+			s->st.applied_error++;
+			break;
+		case W_APPLIED:
+			if (!is_ok(op->r[3]->element[1]))
+				rp_log("warning: SET " APPLIED_KEY " %" PRIu64 " in EXEC failed\n",
+				       op->m.seq);
+			s->st.applied++;
+			break;
+		}
+		ack(s, op, body, encode_reply(s, reply, body));
+		return 0;
+	case RP_OP_WRITE_REFUSED:
+		if (!is_ok(op->r[0]))
+			return -1;
+		s->st.refused++;
+		ack(s, op, op->err, op->errlen);
+		return 0;
+	case RP_OP_DUP_ACK:
+		/* Only the last RP_WINDOW replies are remembered, and none survive a
+		 * restart: an older duplicate is acked OK with an empty body. Exactly
+		 * once towards the client is the LB's job (a later issue). */
+		cached = rp_cache_get(&s->cache, op->m.seq, &len);
+		if (cached)
+			s->st.dup++;
+		else
+			s->st.dup_uncached++;
+		answer(s, op, DALIO_T_ACK, DALIO_S_OK, cached, cached ? len : 0);
+		return 0;
+	case RP_OP_EPOCH:
+		return is_ok(op->r[0]) ? 0 : -1;
+	case RP_OP_READ:
+		s->st.reads_served++;
+		len = encode_reply(s, op->r[0], body);
+		answer(s, op, DALIO_T_READ_REPLY, DALIO_S_OK, body, len);
+		return 0;
+	case RP_OP_REPLY:
+		answer(s, op, op->type, op->status, op->err, op->errlen);
+		return 0;
+	case RP_OP_PONG: {
+		struct rp_op pong = *op;
+
+		s->st.pings++;
+		pong.m.epoch = s->epoch;
+		pong.m.seq = s->applied;
+		answer(s, &pong, DALIO_T_PONG, DALIO_S_OK, NULL, 0);
+		return 0;
+	}
+	}
+	return -1;
+}
+
+/* After a failure, a later write that did take effect leaves a hole. */
+static int took_effect(const struct rp_op *op)
+{
+	const redisReply *reply = NULL;
+
+	if (op->kind == RP_OP_WRITE)
+		return write_result(op, &reply) != W_FAILED;
+	if (op->kind == RP_OP_WRITE_REFUSED)
+		return is_ok(op->r[0]);
+	return 0;
+}
+
+void rp_run_batch(struct rp_state *s)
+{
+	size_t failed_at = SIZE_MAX;
+	int io_failed = 0, fixup = 0;
+	const char *err;
+
+	/* Reads whose stamp the planned writes reach run after those writes. */
+	if (s->rc && s->reads.live && s->order.next - 1 > s->reads_checked) {
+		s->reads_checked = s->order.next - 1;
+		rp_reads_take_ready(&s->reads, s->order.next - 1, read_ready, s);
+	}
+	if (!s->nops)
+		return;
+	if (s->pipe_broken) {
+		failed_at = 0;
+		io_failed = 1;
+	}
+	/* One round trip: hiredis flushes the whole pipeline, then we read. */
+	for (size_t i = 0; i < s->nops && !io_failed; i++) {
+		struct rp_op *op = &s->ops[i];
+
+		for (unsigned j = 0; j < op->nreplies; j++) {
+			void *r = NULL;
+
+			if (redisGetReply(s->rc, &r) != REDIS_OK || !r) {
+				rp_log("Redis: %s\n",
+				       s->rc->errstr[0] ? s->rc->errstr : "no reply");
+				failed_at = i;
+				io_failed = 1;
+				break;
+			}
+			op->r[j] = r;
+		}
+	}
+	for (size_t i = 0; i < s->nops; i++) {
+		struct rp_op *op = &s->ops[i];
+
+		if (i < failed_at && finish(s, op, &fixup) < 0)
+			failed_at = i;
+		if (i >= failed_at) {
+			s->st.drop_after_failure++;
+			if (i > failed_at && !io_failed && took_effect(op)) {
+				rp_log("fatal: seq %" PRIu64
+				       " took effect in Redis after an earlier "
+				       "write of the batch failed; the replica has a hole and must "
+				       "be "
+				       "rebuilt\n",
+				       op->m.seq);
+				s->fatal = 1;
+			}
+		}
+	}
+	for (size_t i = 0; i < s->nops; i++)
+		for (unsigned j = 0; j < s->ops[i].nreplies; j++)
+			if (s->ops[i].r[j])
+				freeReplyObject(s->ops[i].r[j]);
+	s->nops = 0;
+	if (failed_at == SIZE_MAX && fixup) {
+		/* Persist the seqs consumed by aborted transactions. If this is lost,
+		 * a restart replays them, and they abort again without effect. */
+		redisReply *r = redisCommand(s->rc, "SET " APPLIED_KEY " %" PRIu64, s->applied);
+
+		if (!is_ok(r))
+			rp_log("warning: could not persist " APPLIED_KEY " %" PRIu64 "\n",
+			       s->applied);
+		if (r)
+			freeReplyObject(r);
+		else
+			io_failed = 1, failed_at = 0;
+	}
+	if (failed_at == SIZE_MAX || s->fatal)
+		return;
+	s->st.redis_failures++;
+	if (!io_failed && load_state(s, &err) == 0) {
+		rp_log("Redis failure: resuming from applied %" PRIu64 ", epoch %" PRIu32 "\n",
+		       s->applied, s->epoch);
+		return;
+	}
+	rp_log("Redis connection lost; reconnecting\n");
+	redis_drop(s);
+}

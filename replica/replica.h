@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dalio-replica: the daemon's configuration, counters and state, shared by
+ * main.c (arguments, event loop), net.c (UDP batches) and apply.c (message
+ * handling and the Redis pipeline).
+ */
+#ifndef DALIO_REPLICA_H
+#define DALIO_REPLICA_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include <hiredis/hiredis.h>
+
+#include "dalio/codec.h"
+#include "order.h"
+#include "pkt.h"
+#include "reads.h"
+
+#define RP_BATCH      64   /* datagrams per recvmmsg / sendmmsg */
+#define RP_MAX_LB     16   /* --lb addresses */
+#define RP_READ_QUEUE 4096 /* READs waiting for their stamp */
+
+struct rp_config {
+	struct sockaddr_in listen;
+	uint32_t lb[RP_MAX_LB]; /* network byte order */
+	int nlb;
+	char redis_host[256]; /* or the socket path when redis_unix */
+	int redis_port;
+	int redis_unix;
+	uint16_t shard;
+	uint8_t index;
+	uint32_t read_wait_ms;
+	int verbose;
+};
+
+/* X(name, description) for every counter; printed in this order. */
+#define RP_COUNTERS(X)                                                                             \
+	X(received, "datagrams received")                                                          \
+	X(applied, "writes applied")                                                               \
+	X(applied_error, "writes consumed with a Redis error (EXECABORT)")                         \
+	X(refused, "writes consumed with a dalio refusal")                                         \
+	X(dup, "duplicate writes acked from the reply cache")                                      \
+	X(dup_uncached, "duplicate writes acked with an empty body (not cached)")                  \
+	X(buffered, "writes buffered ahead of a gap")                                              \
+	X(dup_buffered, "duplicates of buffered writes")                                           \
+	X(reads_served, "reads served")                                                            \
+	X(reads_queued, "reads queued for their stamp")                                            \
+	X(reads_not_ready, "reads answered NOT_READY")                                             \
+	X(reads_stale, "reads answered STALE_EPOCH")                                               \
+	X(reads_refused, "reads refused (a write or unsupported command)")                         \
+	X(pings, "pings answered")                                                                 \
+	X(epoch_changes, "epochs adopted")                                                         \
+	X(sent, "datagrams sent")                                                                  \
+	X(send_failed, "datagrams not sent (socket full or error)")                                \
+	X(reply_too_big, "replies replaced by an error: over one datagram")                        \
+	X(drop_not_lb, "dropped: source is not an LB")                                             \
+	X(drop_malformed, "dropped: malformed or oversize datagram")                               \
+	X(drop_type, "dropped: message type a replica does not take")                              \
+	X(drop_shard, "dropped: other shard")                                                      \
+	X(drop_stale_epoch, "dropped: write from an older epoch")                                  \
+	X(drop_too_far, "dropped: write too far ahead of the gap buffer")                          \
+	X(drop_redis_down, "dropped: Redis unavailable")                                           \
+	X(drop_after_failure, "dropped: batch cut short by a Redis failure")                       \
+	X(redis_failures, "Redis failures (reconnect or state reload)")
+
+struct rp_stats {
+#define RP_FIELD(name, desc) uint64_t name;
+	RP_COUNTERS(RP_FIELD)
+#undef RP_FIELD
+};
+
+enum rp_op_kind {
+	RP_OP_WRITE,	     /* MULTI, command, SET applied, EXEC -> ACK */
+	RP_OP_WRITE_REFUSED, /* SET applied -> ACK with op->err */
+	RP_OP_DUP_ACK,	     /* no Redis: ACK from the reply cache */
+	RP_OP_EPOCH,	     /* SET __dalio:epoch */
+	RP_OP_READ,	     /* the command -> READ_REPLY */
+	RP_OP_REPLY,	     /* no Redis: answer with op->status and op->err */
+	RP_OP_PONG,	     /* no Redis: PONG with the state after the batch */
+};
+
+/* One planned step of a batch; its Redis replies come back in order. */
+struct rp_op {
+	uint8_t kind;
+	uint8_t nreplies; /* Redis replies this op owns */
+	uint8_t type;	  /* RP_OP_REPLY: message type of the answer */
+	uint8_t status;	  /* RP_OP_REPLY: status of the answer */
+	struct sockaddr_in to;
+	struct dalio_msg m; /* header to echo; key and body cleared */
+	redisReply *r[4];
+	uint16_t errlen;
+	char err[200]; /* a body made by the replica (RESP error) */
+};
+
+struct rp_out {
+	unsigned n;
+	struct mmsghdr msgs[RP_BATCH];
+	struct iovec iov[RP_BATCH];
+	struct sockaddr_in to[RP_BATCH];
+	uint8_t buf[RP_BATCH][DALIO_MAX_DATAGRAM];
+};
+
+struct rp_state {
+	struct rp_config cfg;
+	struct rp_stats st;
+	int fd;
+	redisContext *rc;	/* NULL while Redis is unreachable */
+	redisReader *rdr;	/* parses request bodies */
+	uint64_t applied;	/* highest seq confirmed applied in Redis */
+	uint32_t epoch;		/* highest epoch adopted */
+	uint64_t reads_checked; /* applied when the read queue was last scanned */
+	uint64_t now_ns;
+	uint64_t reconnect_ns; /* next reconnect attempt while rc == NULL */
+	int fatal;	       /* state diverged: stop */
+	int pipe_broken;       /* an append failed: the batch's replies are unusable */
+	struct rp_order order; /* order.next - 1 = highest seq planned */
+	struct rp_cache cache;
+	struct rp_reads reads;
+	struct rp_op *ops;
+	size_t nops, capops;
+	struct rp_out *out;
+};
+
+#define rp_log(...) fprintf(stderr, "dalio-replica: " __VA_ARGS__)
+#define rp_vlog(s, ...)                                                                            \
+	do {                                                                                       \
+		if ((s)->cfg.verbose)                                                              \
+			rp_log(__VA_ARGS__);                                                       \
+	} while (0)
+
+/* apply.c */
+int rp_redis_connect(struct rp_state *s, const char **err);
+void rp_handle(struct rp_state *s, const struct rp_pkt *pkt);
+void rp_expire_reads(struct rp_state *s);
+void rp_run_batch(struct rp_state *s);
+
+/* net.c */
+int rp_net_open(struct rp_state *s);
+int rp_from_lb(const struct rp_state *s, const struct sockaddr_in *from);
+void rp_send(struct rp_state *s, const struct sockaddr_in *to, const struct dalio_msg *m);
+void rp_flush(struct rp_state *s);
+
+#endif /* DALIO_REPLICA_H */
