@@ -190,7 +190,7 @@ static int ipv4(struct ctx *c, const yaml_node_t *n, const char *path, const cha
 
 	quote_value(q, sizeof(q), s, 40);
 	if (inet_pton(AF_INET, s, &a) != 1) {
-		if (strchr(s, ':') || strchr(s, '['))
+		if (strchr(s, ':'))
 			return fail(c, n, path,
 				    "an IPv4 address is needed, got '%s' (IPv6 is not supported)",
 				    q);
@@ -435,8 +435,10 @@ static int replicas(struct ctx *c, yaml_node_t *v, const char *path, struct dali
 		if (!e)
 			return fail(c, v, epath, "malformed sequence");
 		if (n >= DALIO_MAX_REPLICAS)
-			return fail(c, e, path, "too many replicas (at most %d per shard)",
-				    DALIO_MAX_REPLICAS);
+			return fail(
+				c, e, path, "too many replicas: %zu (at most %d per shard)",
+				(size_t)(v->data.sequence.items.top - v->data.sequence.items.start),
+				DALIO_MAX_REPLICAS);
 		r = &sh->replicas[n];
 		if (replica(c, e, epath, r))
 			return -1;
@@ -468,8 +470,9 @@ static int shard_field(struct ctx *c, int idx, yaml_node_t *v, const char *path,
 			return -1;
 		for (j = 0; j < st->idx; j++)
 			if (c->cfg->shards[j].id == num)
-				return fail(c, v, path, "duplicate shard id %lu (also shards[%u])",
-					    num, j);
+				return fail(c, v, path,
+					    "duplicate shard id %lu (also shards[%u], line %d)",
+					    num, j, c->cfg->shards[j].line);
 		sh->id = (unsigned)num;
 		return 0;
 	case SH_NAME:
@@ -547,7 +550,7 @@ static int shard(struct ctx *c, yaml_node_t *map, const char *path, unsigned idx
 			inet_ntop(AF_INET, &sh->vip, addr, sizeof(addr));
 			join(fpath, path, "vip");
 			return fail(c, st.vip_node, fpath,
-				    "%s port %u is already used by shards[%u] (line %d)", addr,
+				    "%s:%u is already served by shards[%u] (line %d)", addr,
 				    sh->port, j, o->line);
 		}
 		if (strcmp(o->name, sh->name) == 0) {
@@ -575,7 +578,10 @@ static int shards(struct ctx *c, yaml_node_t *v, const char *path)
 		if (!e)
 			return fail(c, v, epath, "malformed sequence");
 		if (n >= DALIO_MAX_SHARDS)
-			return fail(c, e, path, "too many shards (at most %d)", DALIO_MAX_SHARDS);
+			return fail(
+				c, e, path, "too many shards: %zu (at most %d)",
+				(size_t)(v->data.sequence.items.top - v->data.sequence.items.start),
+				DALIO_MAX_SHARDS);
 		if (shard(c, e, epath, n))
 			return -1;
 		c->cfg->n_shards = n + 1;
@@ -627,6 +633,10 @@ static int yaml_error(struct ctx *c, yaml_parser_t *p, const char *buf, size_t l
 		offset_to_mark(buf, len, p->problem_offset, &line, &col);
 		return fail_at(c, line, col, NULL, "invalid input: %s", problem);
 	default:
+		if (p->problem_mark.index < len && buf[p->problem_mark.index] == '\t')
+			return fail_at(c, p->problem_mark.line + 1, p->problem_mark.column + 1,
+				       NULL, "YAML syntax error: %s (tabs cannot indent YAML)",
+				       problem);
 		if (p->context)
 			return fail_at(c, p->problem_mark.line + 1, p->problem_mark.column + 1,
 				       NULL, "YAML syntax error: %s (%s that starts at line %zu)",
@@ -667,17 +677,23 @@ static int parse_buffer(const char *buf, size_t len, const char *name, struct da
 	if (walk_mapping(&c, root, "", top_fields, (1u << TOP_LB) | (1u << TOP_SHARDS), top_field,
 			 NULL))
 		goto out_doc;
-	/* A second document would silently be ignored: refuse it. */
-	if (!yaml_parser_load(&parser, &extra)) {
-		yaml_error(&c, &parser, buf, len);
-		goto out_doc;
+	/* A second document would silently be ignored: refuse it (empty ones are harmless). */
+	for (;;) {
+		if (!yaml_parser_load(&parser, &extra)) {
+			yaml_error(&c, &parser, buf, len);
+			break;
+		}
+		x = yaml_document_get_root_node(&extra);
+		if (!x) {
+			rc = 0;
+		} else if (x->type != YAML_SCALAR_NODE || x->data.scalar.length) {
+			fail(&c, x, NULL, "only one YAML document is allowed");
+			x = NULL;
+		}
+		yaml_document_delete(&extra);
+		if (!x)
+			break;
 	}
-	x = yaml_document_get_root_node(&extra);
-	if (x)
-		fail(&c, x, NULL, "only one YAML document is allowed");
-	else
-		rc = 0;
-	yaml_document_delete(&extra);
 out_doc:
 	yaml_document_delete(&doc);
 out_parser:
