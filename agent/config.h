@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dalio-agent's configuration: the in-memory form of shards.yaml and its
+ * loader. Parsing and every validation rule live in agent/config.c; the
+ * schema is described in docs/configuration.md.
+ */
+#ifndef DALIO_AGENT_CONFIG_H
+#define DALIO_AGENT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dalio/lb_types.h"
+
+#define DALIO_CFG_DEFAULT_PIN_PATH "/sys/fs/bpf/dalio"
+
+enum dalio_xdp_mode { DALIO_XDP_NATIVE = 0, DALIO_XDP_SKB = 1 };
+
+struct dalio_replica_def {
+	char addr[64]; /* as written, "IP:PORT" */
+	uint32_t ip;   /* network order */
+	uint16_t port; /* host order */
+	int line;      /* 1-based line in the file */
+};
+
+struct dalio_shard_def {
+	unsigned id;
+	char name[32];
+	uint32_t vip;  /* network order */
+	uint16_t port; /* host order */
+	int mode;      /* DALIO_MODE_PB or DALIO_MODE_VR */
+	unsigned n_replicas;
+	struct dalio_replica_def replicas[DALIO_MAX_REPLICAS];
+	int line; /* 1-based line of the shard's first field */
+};
+
+struct dalio_config {
+	char path[256];
+	char interface[16];	      /* lb.interface, required */
+	enum dalio_xdp_mode xdp_mode; /* lb.xdp_mode: native|skb, default native */
+	char pin_path[200];	      /* lb.pin_path, default DALIO_CFG_DEFAULT_PIN_PATH */
+	unsigned heartbeat_ms;	      /* lb.heartbeat_ms, default 50 (used by a later issue) */
+	unsigned n_shards;
+	struct dalio_shard_def shards[DALIO_MAX_SHARDS];
+};
+
+/*
+ * Both return 0 on success and fill cfg. On failure they return -1, zero cfg
+ * and put one message in err (if err is not NULL):
+ *   "<file>:<line>:<col>: <field path>: <what is wrong>"
+ * e.g. "bad.yaml:9:11: shards[1].port: expected a port number 1-65535, got 'abc'".
+ * Lines and columns are 1-based. Only the first problem found is reported.
+ */
+int dalio_config_load(const char *path, struct dalio_config *cfg, char *err, size_t errlen);
+/* Parses the NUL-terminated yaml; name_for_errors is used as <file> and cfg->path. */
+int dalio_config_parse_string(const char *yaml, const char *name_for_errors,
+			      struct dalio_config *cfg, char *err, size_t errlen);
+
+#endif /* DALIO_AGENT_CONFIG_H */
