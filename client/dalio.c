@@ -329,6 +329,11 @@ int dalio_command_argv_ex(struct dalio_client *c, int argc, const char **argv,
 		seterr(err, errlen, "'%s' %s (refused by the client, nothing sent)", name, why);
 		goto out;
 	}
+	if (argc < 2) { /* the table has no key-less command; stay safe if it gets one */
+		seterr(err, errlen, "'%s' has no key (Dalio routes every command by its key)",
+		       name);
+		goto out;
+	}
 	if (lens[1] == 0 || lens[1] > DALIO_MAX_KEY) {
 		seterr(err, errlen, "'%s': key of %zu bytes (Dalio keys are 1..%d bytes)", name,
 		       lens[1], DALIO_MAX_KEY);
@@ -417,11 +422,13 @@ int dalio_command_argv_ex(struct dalio_client *c, int argc, const char **argv,
 
 	r.definite = !in_doubt;
 	if (got_retryable)
-		seterr(err, errlen, "no usable reply from VIP %s after %d tries: last status %s",
-		       c->peer, r.tries, dalio_status_name((unsigned)r.status));
+		seterr(err, errlen, "no usable reply from VIP %s after %d %s: last status %s",
+		       c->peer, r.tries, r.tries == 1 ? "try" : "tries",
+		       dalio_status_name((unsigned)r.status));
 	else
-		seterr(err, errlen, "no reply from VIP %s after %d tries (%d ms each)%s%s", c->peer,
-		       r.tries, c->o.timeout_ms, sock_errno ? "; last socket error: " : "",
+		seterr(err, errlen, "no reply from VIP %s after %d %s (%d ms each)%s%s", c->peer,
+		       r.tries, r.tries == 1 ? "try" : "tries", c->o.timeout_ms,
+		       sock_errno ? "; last socket error: " : "",
 		       sock_errno ? strerror(sock_errno) : "");
 out:
 	if (cmd)
