@@ -1,0 +1,2 @@
+# The top Makefile includes */build.mk one level deep; test parts live below test/.
+include test/lincheck/build.mk
