@@ -20,6 +20,14 @@
 #include "gen.h"
 #include "history.h"
 
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
 /* Parse text (must succeed) and check it with the default budget. */
 static void run(const char *text, struct lc_history *h, struct lc_report *r)
 {
@@ -382,6 +390,127 @@ static void test_random_linearizable_and_mutated(void **state)
 	}
 }
 
+/* ---- cross-check against brute force on tiny random histories ------------- */
+
+/* Exhaustive reference: try every real-time-respecting order of every subset. */
+static bool brute_step(const struct lc_op *o, const char *st, char *out)
+{
+	char buf[32];
+	long long v = 0;
+
+	if (o->type == LC_OP_WRITE) {
+		snprintf(out, 32, "%s", o->arg);
+		return true;
+	}
+	if (o->type == LC_OP_READ) {
+		if (o->result ? strcmp(st, o->result) : strcmp(st, "\x01nil"))
+			return false;
+		snprintf(out, 32, "%s", st);
+		return true;
+	}
+	if (strcmp(st, "\x01nil")) {
+		v = strtoll(st, NULL, 10);
+		snprintf(buf, sizeof(buf), "%lld", v);
+		if (strcmp(buf, st))
+			return false;
+	}
+	v += o->delta;
+	if (o->status == LC_OK && v != o->incr_result)
+		return false;
+	snprintf(out, 32, "%lld", v);
+	return true;
+}
+
+static bool brute(const struct lc_op *ops, size_t n, bool *placed, const char *st)
+{
+	size_t i, j;
+	bool all_ok = true;
+
+	for (i = 0; i < n; i++)
+		if (!placed[i] && ops[i].status == LC_OK)
+			all_ok = false;
+	if (all_ok)
+		return true;
+	for (i = 0; i < n; i++) {
+		char next[32];
+		bool blocked = false;
+
+		if (placed[i])
+			continue;
+		for (j = 0; j < n; j++)
+			if (!placed[j] && ops[j].status == LC_OK &&
+			    ops[j].complete_ns < ops[i].invoke_ns)
+				blocked = true;
+		if (blocked || !brute_step(&ops[i], st, next))
+			continue;
+		placed[i] = true;
+		if (brute(ops, n, placed, next))
+			return true;
+		placed[i] = false;
+	}
+	return false;
+}
+
+static void test_cross_check_brute_force(void **state)
+{
+	static const char *vals[] = {"a", "b", "1", "2", "01"};
+	static const char *reads[] = {"nil", "a", "b", "1", "2", "3", "01"};
+	uint64_t rng = 12345;
+	unsigned iter, n_lin = 0, n_not = 0;
+
+	(void)state;
+	for (iter = 0; iter < 20000; iter++) {
+		char text[1024], err[256];
+		size_t len = 0, i, n = 1 + (size_t)(xorshift(&rng) % 7), m = 0;
+		struct lc_op kept[8];
+		bool placed[8] = {false}, expect, got;
+		struct lc_history h;
+		struct lc_report r;
+		struct lc_budget b;
+
+		for (i = 0; i < n; i++) {
+			unsigned t = (unsigned)(xorshift(&rng) % 3),
+				 st = (unsigned)(xorshift(&rng) % 10);
+			unsigned inv = (unsigned)(xorshift(&rng) % 20);
+			unsigned comp = inv + (unsigned)(xorshift(&rng) % 10);
+			const char *status = st < 7 ? "ok" : st < 9 ? "unknown" : "fail";
+
+			if (t == 0)
+				len += (size_t)snprintf(
+					text + len, sizeof(text) - len, "1 w k %s - %u %u %s\n",
+					vals[xorshift(&rng) % 5], inv, comp, status);
+			else if (t == 1)
+				len += (size_t)snprintf(
+					text + len, sizeof(text) - len, "1 r k - %s %u %u %s\n",
+					reads[xorshift(&rng) % 7], inv, comp, status);
+			else
+				len += (size_t)snprintf(
+					text + len, sizeof(text) - len, "1 incr k %u %s %u %u %s\n",
+					(unsigned)(xorshift(&rng) % 3),
+					st < 7 ? reads[3 + xorshift(&rng) % 3] : "-", inv, comp,
+					status);
+		}
+		assert_int_equal(lc_history_parse_string(text, "x", &h, err, sizeof(err)), 0);
+		for (i = 0; i < h.n_ops; i++)
+			if (h.ops[i].status != LC_FAIL &&
+			    !(h.ops[i].status == LC_UNKNOWN && h.ops[i].type == LC_OP_READ))
+				kept[m++] = h.ops[i];
+		expect = brute(kept, m, placed, "\x01nil");
+		lc_budget_default(&b);
+		assert_int_equal(lc_check(&h, &b, &r), 0);
+		got = lc_report_ok(&r);
+		if (got != expect)
+			fail_msg("checker says %d, brute force says %d for:\n%s", got, expect,
+				 text);
+		expect ? n_lin++ : n_not++;
+		lc_report_free(&r);
+		lc_history_free(&h);
+	}
+	/* Both outcomes must be well represented for the cross-check to mean anything. */
+	assert_true(n_lin > 2000);
+	assert_true(n_not > 2000);
+}
+
 /* ---- parse errors ------------------------------------------------------------ */
 
 static void expect_parse_error(const char *text, const char *needle)
@@ -470,6 +599,7 @@ int main(void)
 		cmocka_unit_test(test_keys_are_independent),
 		cmocka_unit_test(test_budget_exceeded_is_a_failure),
 		cmocka_unit_test(test_random_linearizable_and_mutated),
+		cmocka_unit_test(test_cross_check_brute_force),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_parse_file),
 	};
