@@ -39,6 +39,7 @@ struct kop {
 	int64_t delta;	  /* incr */
 	int64_t result;	  /* incr with status ok */
 	uint32_t hidx;	  /* index in the history */
+	uint64_t invoke_ns;
 };
 
 enum step_outcome { STEP_OK, STEP_READ_MISMATCH, STEP_NOT_INT, STEP_OVERFLOW, STEP_INCR_MISMATCH };
@@ -106,114 +107,144 @@ static uint64_t state_hash(struct state s)
 }
 
 /*
- * Open-addressing hash set of (bitset, state) records. Records live in one
- * growing array (stride = bitset words + 2); slots hold the full hash and the
- * record number + 1 (0 = empty).
+ * Open-addressing hash set of (linearized set, state) records, exact (no
+ * fingerprints). The set is a bitset whose first ok_words words hold the ok
+ * ops, sorted by invocation, and whose last unk_words words hold the unknown
+ * ops. Because the search linearizes ok ops roughly in time order, the ok part
+ * is all ones up to some word lo, all zeros from some word hi on, and only the
+ * few words in between carry information; a record stores
+ *   [state.kind, state.v, lo, hi, ok words lo..hi-1, unknown words]
+ * which keeps records small even for keys with tens of thousands of ops. The
+ * encoding is canonical, so equal sets give equal records.
  */
 struct cache {
-	size_t words, stride;
-	uint64_t *recs;
-	size_t n_recs, cap_recs;
+	size_t ok_words, unk_words;
+	uint64_t *arena;	     /* records, back to back */
+	size_t arena_len, arena_cap; /* in words */
+	uint64_t *scratch;	     /* the record being looked up */
 	uint64_t *slot_hash;
-	uint32_t *slot_rec;
-	size_t n_slots;
+	uint64_t *slot_off; /* arena offset + 1; 0 = empty */
+	size_t n_slots, n_recs;
 	uint64_t max_bytes;
 };
 
 enum { CACHE_PRESENT = 0, CACHE_ADDED = 1, CACHE_NOMEM = -1, CACHE_FULL = -2 };
 
-static uint64_t cache_bytes(const struct cache *c, size_t cap_recs, size_t n_slots)
+static uint64_t cache_bytes(size_t arena_cap, size_t n_slots)
 {
-	return (uint64_t)cap_recs * c->stride * 8 + (uint64_t)n_slots * 12;
+	return (uint64_t)arena_cap * 8 + (uint64_t)n_slots * 16;
 }
 
-static int cache_init(struct cache *c, size_t words, uint64_t max_bytes)
+static int cache_init(struct cache *c, size_t ok_words, size_t unk_words, uint64_t max_bytes)
 {
 	memset(c, 0, sizeof(*c));
-	c->words = words;
-	c->stride = words + 2;
+	c->ok_words = ok_words;
+	c->unk_words = unk_words;
 	c->max_bytes = max_bytes;
 	c->n_slots = 1024;
 	c->slot_hash = calloc(c->n_slots, sizeof(*c->slot_hash));
-	c->slot_rec = calloc(c->n_slots, sizeof(*c->slot_rec));
-	return c->slot_hash && c->slot_rec ? 0 : -1;
+	c->slot_off = calloc(c->n_slots, sizeof(*c->slot_off));
+	c->scratch = malloc((ok_words + unk_words + 4) * sizeof(*c->scratch));
+	return c->slot_hash && c->slot_off && c->scratch ? 0 : -1;
 }
 
 static void cache_free(struct cache *c)
 {
-	free(c->recs);
+	free(c->arena);
+	free(c->scratch);
 	free(c->slot_hash);
-	free(c->slot_rec);
+	free(c->slot_off);
 	memset(c, 0, sizeof(*c));
 }
 
 static int cache_grow_slots(struct cache *c)
 {
 	size_t n = c->n_slots * 2, i, j;
-	uint64_t *nh;
-	uint32_t *nr;
+	uint64_t *nh, *no;
 
-	if (c->max_bytes && cache_bytes(c, c->cap_recs, n) > c->max_bytes)
+	if (c->max_bytes && cache_bytes(c->arena_cap, n) > c->max_bytes)
 		return CACHE_FULL;
 	nh = calloc(n, sizeof(*nh));
-	nr = calloc(n, sizeof(*nr));
-	if (!nh || !nr) {
+	no = calloc(n, sizeof(*no));
+	if (!nh || !no) {
 		free(nh);
-		free(nr);
+		free(no);
 		return CACHE_NOMEM;
 	}
 	for (i = 0; i < c->n_slots; i++) {
-		if (!c->slot_rec[i])
+		if (!c->slot_off[i])
 			continue;
-		for (j = c->slot_hash[i] & (n - 1); nr[j]; j = (j + 1) & (n - 1))
+		for (j = c->slot_hash[i] & (n - 1); no[j]; j = (j + 1) & (n - 1))
 			;
 		nh[j] = c->slot_hash[i];
-		nr[j] = c->slot_rec[i];
+		no[j] = c->slot_off[i];
 	}
 	free(c->slot_hash);
-	free(c->slot_rec);
+	free(c->slot_off);
 	c->slot_hash = nh;
-	c->slot_rec = nr;
+	c->slot_off = no;
 	c->n_slots = n;
 	return 0;
+}
+
+/* Encode (bits, s) into c->scratch; returns the record length in words. */
+static size_t cache_encode(struct cache *c, const uint64_t *bits, struct state s)
+{
+	size_t lo = 0, hi = c->ok_words, n = 0;
+	uint64_t *r = c->scratch;
+
+	while (lo < c->ok_words && bits[lo] == ~0ull)
+		lo++;
+	while (hi > lo && !bits[hi - 1])
+		hi--;
+	r[n++] = s.kind;
+	r[n++] = (uint64_t)s.v;
+	r[n++] = lo;
+	r[n++] = hi;
+	memcpy(r + n, bits + lo, (hi - lo) * 8);
+	n += hi - lo;
+	memcpy(r + n, bits + c->ok_words, c->unk_words * 8);
+	return n + c->unk_words;
+}
+
+static size_t rec_len(const struct cache *c, const uint64_t *rec)
+{
+	return 4 + (size_t)(rec[3] - rec[2]) + c->unk_words;
 }
 
 /* Add (bits, s) unless present. */
 static int cache_add(struct cache *c, const uint64_t *bits, struct state s, uint64_t hash)
 {
-	size_t mask = c->n_slots - 1, i;
-	uint64_t *rec;
+	size_t mask = c->n_slots - 1, i, len = cache_encode(c, bits, s);
+	const uint64_t *rec;
 	int rc;
 
-	for (i = hash & mask; c->slot_rec[i]; i = (i + 1) & mask) {
+	for (i = hash & mask; c->slot_off[i]; i = (i + 1) & mask) {
 		if (c->slot_hash[i] != hash)
 			continue;
-		rec = c->recs + (size_t)(c->slot_rec[i] - 1) * c->stride;
-		if (rec[0] == s.kind && (int64_t)rec[1] == s.v &&
-		    !memcmp(rec + 2, bits, c->words * 8))
+		rec = c->arena + c->slot_off[i] - 1;
+		if (rec_len(c, rec) == len && !memcmp(rec, c->scratch, len * 8))
 			return CACHE_PRESENT;
 	}
-	if (c->n_recs == c->cap_recs) {
-		size_t ncap = c->cap_recs ? c->cap_recs * 2 : 256;
-		uint64_t *nr;
+	if (c->arena_cap - c->arena_len < len) {
+		size_t ncap = c->arena_cap ? c->arena_cap * 2 : 4096;
+		uint64_t *na;
 
-		if (ncap >= UINT32_MAX)
+		while (ncap - c->arena_len < len)
+			ncap *= 2;
+		if (c->max_bytes && cache_bytes(ncap, c->n_slots) > c->max_bytes)
 			return CACHE_FULL;
-		if (c->max_bytes && cache_bytes(c, ncap, c->n_slots) > c->max_bytes)
-			return CACHE_FULL;
-		nr = realloc(c->recs, ncap * c->stride * 8);
-		if (!nr)
+		na = realloc(c->arena, ncap * 8);
+		if (!na)
 			return CACHE_NOMEM;
-		c->recs = nr;
-		c->cap_recs = ncap;
+		c->arena = na;
+		c->arena_cap = ncap;
 	}
-	rec = c->recs + c->n_recs * c->stride;
-	rec[0] = s.kind;
-	rec[1] = (uint64_t)s.v;
-	memcpy(rec + 2, bits, c->words * 8);
-	c->n_recs++;
+	memcpy(c->arena + c->arena_len, c->scratch, len * 8);
 	c->slot_hash[i] = hash;
-	c->slot_rec[i] = (uint32_t)c->n_recs;
+	c->slot_off[i] = c->arena_len + 1;
+	c->arena_len += len;
+	c->n_recs++;
 	if (c->n_recs * 2 > c->n_slots) {
 		rc = cache_grow_slots(c);
 		if (rc)
@@ -252,8 +283,8 @@ struct keyctx {
 	const char *key;
 	const uint32_t *all; /* history indices of every op on the key */
 	size_t n_all;
-	struct kop *ops; /* the ops the search places */
-	size_t n;
+	struct kop *ops; /* the ops the search places: ok ops by invoke time, then unknown ops */
+	size_t n, n_ok;
 	const char **strs; /* interned non-integer values, sorted */
 	size_t n_strs;
 	struct stuck stuck;
@@ -262,6 +293,18 @@ struct keyctx {
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Ok ops first, by invocation (so the cache's bitsets fill up from the left). */
+static int cmp_kop(const void *a, const void *b)
+{
+	const struct kop *x = a, *y = b;
+
+	if (x->status != y->status)
+		return x->status == LC_OK ? -1 : y->status == LC_OK ? 1 : 0;
+	if (x->invoke_ns != y->invoke_ns)
+		return x->invoke_ns < y->invoke_ns ? -1 : 1;
+	return x->hidx < y->hidx ? -1 : x->hidx > y->hidx;
 }
 
 static struct state value_state(const struct keyctx *k, const char *v)
@@ -334,6 +377,7 @@ static int keyctx_build(struct keyctx *k, struct lc_key_result *res)
 		ko->hidx = k->all[i];
 		ko->delta = o->delta;
 		ko->result = o->incr_result;
+		ko->invoke_ns = o->invoke_ns;
 		if (o->type == LC_OP_WRITE)
 			ko->val = value_state(k, o->arg);
 		else if (o->type == LC_OP_READ)
@@ -362,9 +406,11 @@ static int keyctx_build(struct keyctx *k, struct lc_key_result *res)
 		}
 		k->n = w;
 	}
+	qsort(k->ops, k->n, sizeof(*k->ops), cmp_kop);
 	for (i = 0; i < k->n; i++)
 		if (k->ops[i].status == LC_UNKNOWN)
 			res->n_unknown++;
+	k->n_ok = k->n - res->n_unknown;
 	res->n_searched = k->n;
 	return 0;
 }
@@ -405,6 +451,14 @@ static void unlift(struct entry *e)
 	e->prev->next = e;
 	if (e->next)
 		e->next->prev = e;
+}
+
+/* Ok op i is bit i; unknown op n_ok + j is bit j of the words after the ok part. */
+static void bit_flip(uint64_t *bits, size_t op, size_t n_ok, size_t ok_words)
+{
+	size_t pos = op < n_ok ? op : ok_words * 64 + (op - n_ok);
+
+	bits[pos / 64] ^= 1ull << (pos % 64);
 }
 
 struct frame {
@@ -452,7 +506,7 @@ static enum lc_verdict search(struct keyctx *k, const struct lc_budget *b,
 			      struct lc_key_result *res, uint64_t *cache_entries)
 {
 	size_t n = k->n, n_entries = 0, sp = 0, remaining = 0, i;
-	size_t words = (n + 63) / 64 ? (n + 63) / 64 : 1;
+	size_t ok_words = (k->n_ok + 63) / 64, unk_words = (n - k->n_ok + 63) / 64;
 	struct entry *entries = NULL, head;
 	struct frame *stack = NULL;
 	uint64_t *bits = NULL, *zob = NULL, set_hash = 0, steps = 0;
@@ -462,11 +516,11 @@ static enum lc_verdict search(struct keyctx *k, const struct lc_budget *b,
 	double t0 = now_ms();
 	struct entry *e;
 
-	if (cache_init(&cache, words, b->max_cache_bytes))
+	if (cache_init(&cache, ok_words, unk_words, b->max_cache_bytes))
 		goto out;
 	entries = malloc((2 * n + 1) * sizeof(*entries));
 	stack = malloc((n + 1) * sizeof(*stack));
-	bits = calloc(words, sizeof(*bits));
+	bits = calloc(ok_words + unk_words + 1, sizeof(*bits));
 	zob = malloc((n + 1) * sizeof(*zob));
 	if (!entries || !stack || !bits || !zob)
 		goto out;
@@ -522,7 +576,7 @@ static enum lc_verdict search(struct keyctx *k, const struct lc_budget *b,
 			if (model_step(&k->ops[op], st, &ns) == STEP_OK) {
 				int rc;
 
-				bits[op / 64] |= 1ull << (op % 64);
+				bit_flip(bits, op, k->n_ok, ok_words);
 				set_hash ^= zob[op];
 				rc = cache_add(&cache, bits, ns, mix64(set_hash ^ state_hash(ns)));
 				if (rc == CACHE_ADDED) {
@@ -534,7 +588,7 @@ static enum lc_verdict search(struct keyctx *k, const struct lc_budget *b,
 					e = head.next;
 					continue;
 				}
-				bits[op / 64] &= ~(1ull << (op % 64));
+				bit_flip(bits, op, k->n_ok, ok_words);
 				set_hash ^= zob[op];
 				if (rc == CACHE_FULL) {
 					v = LC_BUDGET_EXCEEDED;
@@ -556,7 +610,7 @@ static enum lc_verdict search(struct keyctx *k, const struct lc_budget *b,
 		sp--;
 		e = stack[sp].e;
 		st = stack[sp].st;
-		bits[e->op / 64] &= ~(1ull << (e->op % 64));
+		bit_flip(bits, e->op, k->n_ok, ok_words);
 		set_hash ^= zob[e->op];
 		unlift(e);
 		if (e->match)
