@@ -61,13 +61,13 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(a, "--budget-steps")) {
-			if (i + 1 >= argc || parse_num(a, argv[++i], &budget.max_steps))
+			if (parse_num(a, i + 1 < argc ? argv[++i] : NULL, &budget.max_steps))
 				return 2;
 		} else if (!strcmp(a, "--budget-ms")) {
-			if (i + 1 >= argc || parse_num(a, argv[++i], &budget.max_ms))
+			if (parse_num(a, i + 1 < argc ? argv[++i] : NULL, &budget.max_ms))
 				return 2;
 		} else if (!strcmp(a, "--budget-mb")) {
-			if (i + 1 >= argc || parse_num(a, argv[++i], &mb))
+			if (parse_num(a, i + 1 < argc ? argv[++i] : NULL, &mb))
 				return 2;
 			budget.max_cache_bytes = mb << 20;
 		} else if (a[0] == '-' && a[1]) {
