@@ -1,4 +1,7 @@
-# Tests: BPF_PROG_TEST_RUN tests of the data path (root), built with sanitizers.
+# Tests: the linearizability checker, and BPF_PROG_TEST_RUN tests of the data
+# path (root), both built with sanitizers.
+include test/lincheck/build.mk
+
 $(BUILD)/san/test/bpf/test_xdp_lb.o: $(BUILD)/dalio_lb.skel.h
 $(BUILD)/test_bpf: $(BUILD)/san/test/bpf/test_xdp_lb.o $(COMMON_SAN_OBJS)
 	$(CC) $(SAN_FLAGS) $^ -o $@ -lcmocka $(LIBBPF_LIBS)
