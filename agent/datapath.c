@@ -26,7 +26,7 @@
 #include "dalio_lb.skel.h"
 #include "dalio_fanout.skel.h"
 
-#define TC_HANDLE 0xda11
+#define TC_HANDLE   0xda11
 #define TC_PRIORITY 1
 
 struct datapath {

@@ -36,7 +36,8 @@ static void usage(FILE *out)
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE   shards.yaml to serve (required)\n"
-		"  -w, --wait SECONDS  how long to wait for replicas to answer at start (default %d)\n"
+		"  -w, --wait SECONDS  how long to wait for replicas to answer at start (default "
+		"%d)\n"
 		"  -k, --keep-maps     leave the pinned maps in bpffs on exit (default: remove)\n"
 		"  -v, --verbose       log libbpf/libxdp details and per-replica probing\n"
 		"  -h, --help          this text\n"
@@ -72,7 +73,7 @@ static int bring_up_shard(const struct dalio_config *cfg, const struct dalio_sha
 			  const struct datapath_maps *maps, int wait_ms)
 {
 	struct replica_probe probes[DALIO_MAX_REPLICAS];
-	struct dalio_vip_key vk = { .vip = s->vip, .port = htons(s->port) };
+	struct dalio_vip_key vk = {.vip = s->vip, .port = htons(s->port)};
 	struct dalio_shard_cfg old;
 	struct shard_plan plan;
 	uint32_t epoch = 0;
@@ -107,16 +108,17 @@ static int bring_up_shard(const struct dalio_config *cfg, const struct dalio_sha
 					 s->id, s->replicas[i].addr, epoch);
 	}
 	for (unsigned i = 0; i < s->n_replicas; i++)
-		probes[i].have_mac = probes[i].answered &&
-				     neigh_lookup(s->replicas[i].ip, cfg->interface, probes[i].mac) == 0;
+		probes[i].have_mac =
+			probes[i].answered &&
+			neigh_lookup(s->replicas[i].ip, cfg->interface, probes[i].mac) == 0;
 	n = shard_plan(s, probes, epoch, &plan);
 	if (shard_install(maps, s, probes, &plan, err, sizeof(err))) {
 		log_error("%s", err);
 		return -1;
 	}
 	if (n == 0)
-		log_warn("shard %u (%s): no usable replica: requests are answered NO_REPLICA", s->id,
-			 s->name);
+		log_warn("shard %u (%s): no usable replica: requests are answered NO_REPLICA",
+			 s->id, s->name);
 	log_info("shard %u (%s) on %s:%u, %s mode, epoch %u, next seq %llu: %d of %u replicas in "
 		 "sync",
 		 s->id, s->name, vip, s->port, s->mode == DALIO_MODE_VR ? "vr" : "pb", epoch,
@@ -127,9 +129,9 @@ static int bring_up_shard(const struct dalio_config *cfg, const struct dalio_sha
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "wait", required_argument, NULL, 'w' },
-		{ "keep-maps", no_argument, NULL, 'k' },    { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+		{"config", required_argument, NULL, 'c'}, {"wait", required_argument, NULL, 'w'},
+		{"keep-maps", no_argument, NULL, 'k'},	  {"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
 	};
 	static struct dalio_config cfg;
 	const char *config_path = NULL;
@@ -150,7 +152,8 @@ int main(int argc, char **argv)
 			errno = 0;
 			wait_s = (int)strtol(optarg, &end, 10);
 			if (errno || *end || wait_s < 0 || wait_s > 3600) {
-				fprintf(stderr, "dalio-agent: --wait: expected 0-3600 seconds, got '%s'\n",
+				fprintf(stderr,
+					"dalio-agent: --wait: expected 0-3600 seconds, got '%s'\n",
 					optarg);
 				return 2;
 			}
@@ -210,7 +213,8 @@ int main(int argc, char **argv)
 		if (sigwait(&set, &sig))
 			continue;
 		if (sig == SIGHUP) {
-			log_warn("SIGHUP: live reconfiguration is not supported yet; restart the agent");
+			log_warn("SIGHUP: live reconfiguration is not supported yet; restart the "
+				 "agent");
 			continue;
 		}
 		log_info("%s: detaching", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -23,7 +23,7 @@ static int64_t now_ms(void)
 
 static int open_socket(uint32_t vip, char *err, size_t errlen)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = vip };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = vip};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	char ip[INET_ADDRSTRLEN];
 
@@ -46,15 +46,18 @@ static int open_socket(uint32_t vip, char *err, size_t errlen)
 static void send_pings(int fd, const struct dalio_shard_def *s, uint32_t epoch, uint64_t cid,
 		       uint64_t rid, const struct replica_probe *out)
 {
-	struct dalio_msg m = { .type = DALIO_T_PING, .shard = (uint16_t)s->id, .epoch = epoch,
-			       .client_id = cid, .request_id = rid };
+	struct dalio_msg m = {.type = DALIO_T_PING,
+			      .shard = (uint16_t)s->id,
+			      .epoch = epoch,
+			      .client_id = cid,
+			      .request_id = rid};
 	uint8_t buf[sizeof(struct dalio_hdr)];
 	long len = dalio_encode(&m, buf, sizeof(buf), NULL);
 
 	for (unsigned i = 0; i < s->n_replicas; i++) {
-		struct sockaddr_in to = { .sin_family = AF_INET,
-					  .sin_addr.s_addr = s->replicas[i].ip,
-					  .sin_port = htons(s->replicas[i].port) };
+		struct sockaddr_in to = {.sin_family = AF_INET,
+					 .sin_addr.s_addr = s->replicas[i].ip,
+					 .sin_port = htons(s->replicas[i].port)};
 
 		if (out[i].answered && (!epoch || out[i].epoch == epoch))
 			continue;
@@ -76,7 +79,7 @@ int probe_replicas(const struct dalio_shard_def *s, uint32_t epoch, int timeout_
 	memset(out, 0, sizeof(*out) * s->n_replicas);
 	while (answered < (int)s->n_replicas) {
 		int64_t now = now_ms();
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		uint8_t buf[2048];
 		struct sockaddr_in from;
 		socklen_t fl = sizeof(from);
@@ -128,7 +131,8 @@ int neigh_lookup(uint32_t ip, const char *ifname, uint8_t mac[6])
 	while (found && fgets(line, sizeof(line), f)) {
 		struct in_addr a;
 
-		if (sscanf(line, "%63s 0x%x 0x%x %63s %*s %63s", ipbuf, &type, &flags, hw, dev) != 5)
+		if (sscanf(line, "%63s 0x%x 0x%x %63s %*s %63s", ipbuf, &type, &flags, hw, dev) !=
+		    5)
 			continue;
 		if (!(flags & 0x2) || strcmp(dev, ifname) || inet_pton(AF_INET, ipbuf, &a) != 1 ||
 		    a.s_addr != ip)

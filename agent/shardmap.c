@@ -11,8 +11,8 @@
 #include "log.h"
 #include "shardmap.h"
 
-int shard_plan(const struct dalio_shard_def *s, const struct replica_probe *probes,
-	       uint32_t epoch, struct shard_plan *plan)
+int shard_plan(const struct dalio_shard_def *s, const struct replica_probe *probes, uint32_t epoch,
+	       struct shard_plan *plan)
 {
 	int n = 0;
 
@@ -50,7 +50,7 @@ int shard_install(const struct datapath_maps *m, const struct dalio_shard_def *s
 		  const struct replica_probe *probes, const struct shard_plan *plan, char *err,
 		  size_t errlen)
 {
-	struct dalio_vip_key vk = { .vip = s->vip, .port = htons(s->port) };
+	struct dalio_vip_key vk = {.vip = s->vip, .port = htons(s->port)};
 	struct dalio_shard_cfg cfg = {
 		.shard = s->id,
 		.epoch = plan->epoch,
@@ -63,7 +63,7 @@ int shard_install(const struct datapath_maps *m, const struct dalio_shard_def *s
 	uint32_t key = s->id;
 
 	for (unsigned i = 0; i < DALIO_MAX_REPLICAS; i++) {
-		struct dalio_replica r = { 0 };
+		struct dalio_replica r = {0};
 		uint32_t idx = s->id * DALIO_MAX_REPLICAS + i;
 
 		if (i < s->n_replicas) {

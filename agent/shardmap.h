@@ -22,8 +22,8 @@ struct shard_plan {
  * MAC is known and that have applied everything the most advanced one has.
  * Logs each replica left out and why. Returns the number in the sets.
  */
-int shard_plan(const struct dalio_shard_def *s, const struct replica_probe *probes,
-	       uint32_t epoch, struct shard_plan *plan);
+int shard_plan(const struct dalio_shard_def *s, const struct replica_probe *probes, uint32_t epoch,
+	       struct shard_plan *plan);
 
 /* Writes the plan into the maps. 0, or -1 with err set. */
 int shard_install(const struct datapath_maps *m, const struct dalio_shard_def *s,

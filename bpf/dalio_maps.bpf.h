@@ -25,7 +25,7 @@ struct {
 /* shard * DALIO_MAX_REPLICAS + i -> replica address. Written by the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, DALIO_MAX_SHARDS * DALIO_MAX_REPLICAS);
+	__uint(max_entries, DALIO_MAX_SHARDS *DALIO_MAX_REPLICAS);
 	__type(key, __u32);
 	__type(value, struct dalio_replica);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -43,7 +43,7 @@ struct {
 /* shard * DALIO_RING_SIZE + (seq % DALIO_RING_SIZE) -> pending write. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, DALIO_MAX_SHARDS * DALIO_RING_SIZE);
+	__uint(max_entries, DALIO_MAX_SHARDS *DALIO_RING_SIZE);
 	__type(key, __u32);
 	__type(value, struct dalio_pending);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -52,7 +52,7 @@ struct {
 /* shard * DALIO_DIRTY_BUCKETS + bucket -> pending count, latest seq. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, DALIO_MAX_SHARDS * DALIO_DIRTY_BUCKETS);
+	__uint(max_entries, DALIO_MAX_SHARDS *DALIO_DIRTY_BUCKETS);
 	__type(key, __u32);
 	__type(value, struct dalio_dirty);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

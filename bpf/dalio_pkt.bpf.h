@@ -21,10 +21,10 @@
 #define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
 #endif
 
-#define ETH_P_IP 0x0800
+#define ETH_P_IP     0x0800
 #define IPPROTO_UDP_ 17
-#define IP_MF 0x2000
-#define IP_OFFMASK 0x1fff
+#define IP_MF	     0x2000
+#define IP_OFFMASK   0x1fff
 
 struct dalio_pkt {
 	struct ethhdr *eth;
@@ -114,7 +114,7 @@ static __always_inline __u64 csum_delta(__u64 acc, const __u16 *old, const __u16
 {
 #pragma unroll
 	for (int i = 0; i < n; i++)
-		acc += (__u16)~old[i] + (__u32)new[i];
+		acc += (__u16)~old[i] + (__u32) new[i];
 	return acc;
 }
 

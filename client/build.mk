@@ -2,10 +2,6 @@
 # unit tests of the shared codec, the command table and the client library.
 CLIENT_LIBS := -lhiredis -lpthread
 
-# This file is included before common/build.mk (alphabetical order), so the
-# COMMON_* lists are read at second expansion ($$).
-.SECONDEXPANSION:
-
 LIBDALIO_SRCS := client/dalio.c
 LIBDALIO_OBJS := $(LIBDALIO_SRCS:%.c=$(BUILD)/obj/%.o)
 LIBDALIO_SAN_OBJS := $(LIBDALIO_SRCS:%.c=$(BUILD)/san/%.o)
@@ -13,7 +9,7 @@ LIBDALIO_SAN_OBJS := $(LIBDALIO_SRCS:%.c=$(BUILD)/san/%.o)
 # Tests include the public header as "dalio.h".
 $(BUILD)/san/test/unit/%.o: USER_CFLAGS += -Iclient
 
-$(BUILD)/libdalio.a: $(LIBDALIO_OBJS) $$(COMMON_OBJS)
+$(BUILD)/libdalio.a: $(LIBDALIO_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@
 	ar rcs $@ $^
@@ -29,14 +25,14 @@ PROGRAMS += $(BUILD)/libdalio.a $(BUILD)/dalio-cli $(BUILD)/dalio-bench
 
 UNIT_LIBS := -lcmocka $(CLIENT_LIBS)
 
-$(BUILD)/test_codec: $(BUILD)/san/test/unit/test_codec.o $$(COMMON_SAN_OBJS)
+$(BUILD)/test_codec: $(BUILD)/san/test/unit/test_codec.o $(COMMON_SAN_OBJS)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(UNIT_LIBS)
 
-$(BUILD)/test_commands: $(BUILD)/san/test/unit/test_commands.o $$(COMMON_SAN_OBJS)
+$(BUILD)/test_commands: $(BUILD)/san/test/unit/test_commands.o $(COMMON_SAN_OBJS)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(UNIT_LIBS)
 
 $(BUILD)/test_client: $(BUILD)/san/test/unit/test_client.o $(LIBDALIO_SAN_OBJS) \
-		$$(COMMON_SAN_OBJS)
+		$(COMMON_SAN_OBJS)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(UNIT_LIBS)
 
 $(BUILD)/test_hist: $(BUILD)/san/test/unit/test_hist.o $(BUILD)/san/client/hist.o

@@ -5,10 +5,10 @@
 
 #include "dalio/codec.h"
 
-#define SET_ERR(e, s)              \
-	do {                       \
-		if (e)             \
-			*(e) = (s); \
+#define SET_ERR(e, s)                                                                              \
+	do {                                                                                       \
+		if (e)                                                                             \
+			*(e) = (s);                                                                \
 	} while (0)
 
 int dalio_decode(const void *buf, size_t len, struct dalio_msg *m, const char **err)

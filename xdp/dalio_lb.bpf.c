@@ -21,8 +21,8 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-#define RING_MASK (DALIO_RING_SIZE - 1)
-#define DIRTY_MASK (DALIO_DIRTY_BUCKETS - 1)
+#define RING_MASK   (DALIO_RING_SIZE - 1)
+#define DIRTY_MASK  (DALIO_DIRTY_BUCKETS - 1)
 #define SEQ_RETRIES 4
 
 /* Turns the packet around to its sender with a status (nothing else changes). */
@@ -119,8 +119,9 @@ static __always_inline __u64 key_hash(const struct dalio_pkt *p, __u32 key_len, 
 }
 
 static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
-					const struct dalio_shard_cfg *cfg, struct dalio_dirty *dirty,
-					__u32 bucket, struct dalio_stats *st)
+					const struct dalio_shard_cfg *cfg,
+					struct dalio_dirty *dirty, __u32 bucket,
+					struct dalio_stats *st)
 {
 	__u32 shard = cfg->shard, need = cfg->write_mask;
 	struct dalio_shard_state *ss = bpf_map_lookup_elem(&shard_state, &shard);

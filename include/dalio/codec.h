@@ -23,7 +23,7 @@ struct dalio_msg {
 	uint64_t request_id;
 	uint64_t seq;
 	uint64_t stamp;
-	uint32_t origin_ip; /* network byte order, as on the wire */
+	uint32_t origin_ip;   /* network byte order, as on the wire */
 	uint16_t origin_port; /* network byte order, as on the wire */
 	uint8_t origin_mac[6];
 	const uint8_t *key;

@@ -13,7 +13,7 @@
 #include <linux/bpf.h>
 #endif
 
-#define DALIO_MAX_SHARDS 32
+#define DALIO_MAX_SHARDS   32
 #define DALIO_MAX_REPLICAS 8
 /* Pending-write ring per shard (a power of two): at most this many writes
  * of one shard can be in flight; the next is refused with DALIO_S_BUSY. */
@@ -99,20 +99,20 @@ struct dalio_meta {
 
 /* Per-shard counters (per-CPU array, one row per shard). */
 enum dalio_stat {
-	DALIO_STAT_WRITES,	   /* writes sequenced */
-	DALIO_STAT_READS_CLEAN,	   /* reads forwarded with the shard stamp */
-	DALIO_STAT_READS_DIRTY,	   /* reads of keys with pending writes */
-	DALIO_STAT_READS_ACKED,	   /* dirty reads sent to a replica that acked */
-	DALIO_STAT_ACKS,	   /* acks counted */
-	DALIO_STAT_ACKS_DUP,	   /* acks for an already-counted replica */
-	DALIO_STAT_ACKS_STALE,	   /* acks for a write no longer pending */
-	DALIO_STAT_REPLIES,	   /* replies sent to clients */
-	DALIO_STAT_FANOUT_COPIES,  /* write copies sent by tc */
-	DALIO_STAT_REFUSED_BUSY,   /* writes refused: pending ring full */
-	DALIO_STAT_REFUSED_NOREP,  /* requests refused: no replica in the set */
-	DALIO_STAT_DROP_MALFORMED, /* truncated or garbage Dalio packets */
+	DALIO_STAT_WRITES,	     /* writes sequenced */
+	DALIO_STAT_READS_CLEAN,	     /* reads forwarded with the shard stamp */
+	DALIO_STAT_READS_DIRTY,	     /* reads of keys with pending writes */
+	DALIO_STAT_READS_ACKED,	     /* dirty reads sent to a replica that acked */
+	DALIO_STAT_ACKS,	     /* acks counted */
+	DALIO_STAT_ACKS_DUP,	     /* acks for an already-counted replica */
+	DALIO_STAT_ACKS_STALE,	     /* acks for a write no longer pending */
+	DALIO_STAT_REPLIES,	     /* replies sent to clients */
+	DALIO_STAT_FANOUT_COPIES,    /* write copies sent by tc */
+	DALIO_STAT_REFUSED_BUSY,     /* writes refused: pending ring full */
+	DALIO_STAT_REFUSED_NOREP,    /* requests refused: no replica in the set */
+	DALIO_STAT_DROP_MALFORMED,   /* truncated or garbage Dalio packets */
 	DALIO_STAT_DROP_NOT_REPLICA, /* replica-only messages from elsewhere */
-	DALIO_STAT_DROP_BAD_SHARD, /* header shard does not match the VIP */
+	DALIO_STAT_DROP_BAD_SHARD,   /* header shard does not match the VIP */
 	DALIO_STAT_MAX
 };
 

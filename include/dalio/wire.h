@@ -16,14 +16,14 @@
 #include <linux/types.h>
 #endif
 
-#define DALIO_MAGIC 0x444c494fU /* "DLIO" */
+#define DALIO_MAGIC   0x444c494fU /* "DLIO" */
 #define DALIO_VERSION 1
 
 /* Largest UDP payload we accept: a 1500-byte MTU minus IPv4 and UDP headers.
  * Requests must fit one unfragmented datagram. */
 #define DALIO_MAX_DATAGRAM 1472
-#define DALIO_MAX_KEY 256
-#define DALIO_SHARD_ANY 0xffff
+#define DALIO_MAX_KEY	   256
+#define DALIO_SHARD_ANY	   0xffff
 
 enum dalio_type {
 	DALIO_T_REQUEST = 1,	/* client -> VIP */
@@ -56,16 +56,16 @@ enum dalio_status {
 struct dalio_hdr {
 	__be32 magic;
 	__u8 version;
-	__u8 type;	 /* enum dalio_type */
-	__be16 flags;	 /* enum dalio_flag */
-	__be16 shard;	 /* shard id, DALIO_SHARD_ANY from clients that don't care */
-	__be16 key_len;	 /* bytes of key following the header */
-	__be32 epoch;	 /* LB incarnation (view in vr mode), set by the LB */
+	__u8 type;	/* enum dalio_type */
+	__be16 flags;	/* enum dalio_flag */
+	__be16 shard;	/* shard id, DALIO_SHARD_ANY from clients that don't care */
+	__be16 key_len; /* bytes of key following the header */
+	__be32 epoch;	/* LB incarnation (view in vr mode), set by the LB */
 	__be64 client_id;
 	__be64 request_id;
-	__be64 seq;	 /* write sequence (op) number, set by the LB */
-	__be64 stamp;	 /* reads: replica must have applied every seq <= stamp */
-	__be32 origin_ip;	/* client address, set by the LB, echoed by replicas */
+	__be64 seq;	  /* write sequence (op) number, set by the LB */
+	__be64 stamp;	  /* reads: replica must have applied every seq <= stamp */
+	__be32 origin_ip; /* client address, set by the LB, echoed by replicas */
 	__be16 origin_port;
 	__u8 origin_mac[6];
 	__u8 replica;	 /* index of the answering replica (informational) */
@@ -80,7 +80,7 @@ _Static_assert(sizeof(struct dalio_hdr) == 64, "dalio_hdr is 64 bytes on the wir
  * buckets. FNV-1a, 64 bit; only the low bits are used as a bucket index.
  */
 #define DALIO_FNV_OFFSET 0xcbf29ce484222325ULL
-#define DALIO_FNV_PRIME 0x100000001b3ULL
+#define DALIO_FNV_PRIME	 0x100000001b3ULL
 
 static inline __u64 dalio_hash_step(__u64 h, __u8 byte)
 {

@@ -27,16 +27,16 @@
 #include "dalio/lb_types.h"
 #include "dalio_lb.skel.h"
 
-#define SHARD 3
-#define VIP "10.77.0.100"
-#define VPORT 7379
+#define SHARD  3
+#define VIP    "10.77.0.100"
+#define VPORT  7379
 #define CLIENT "10.77.0.2"
-#define CPORT 40000
-#define NREP 3
+#define CPORT  40000
+#define NREP   3
 
-static const uint8_t lb_mac[6] = { 0x02, 0, 0, 0, 0, 0x10 };
-static const uint8_t client_mac[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-static const char *rep_ip[NREP] = { "10.77.0.11", "10.77.0.12", "10.77.0.13" };
+static const uint8_t lb_mac[6] = {0x02, 0, 0, 0, 0, 0x10};
+static const uint8_t client_mac[6] = {0x02, 0, 0, 0, 0, 0x02};
+static const char *rep_ip[NREP] = {"10.77.0.11", "10.77.0.12", "10.77.0.13"};
 static const uint16_t rep_port = 7400;
 
 struct fixture {
@@ -168,8 +168,8 @@ static size_t dalio_payload(uint8_t *out, uint8_t type, uint16_t flags, uint16_t
 static void make_request(struct frame *f, int write, const char *key, uint64_t rid)
 {
 	uint8_t p[1500];
-	const char *body = write ? "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n" :
-				   "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+	const char *body = write ? "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+				 : "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
 	size_t n = dalio_payload(p, DALIO_T_REQUEST, write ? DALIO_F_WRITE : 0, DALIO_SHARD_ANY,
 				 0xc11e47, rid, 0, key, body);
 
@@ -228,8 +228,8 @@ static struct dalio_shard_state get_state(struct fixture *fx)
 static struct dalio_dirty get_dirty(struct fixture *fx, const char *key)
 {
 	struct dalio_dirty d;
-	uint32_t k = SHARD * DALIO_DIRTY_BUCKETS + dalio_key_bucket(key, strlen(key),
-								     DALIO_DIRTY_BUCKETS);
+	uint32_t k = SHARD * DALIO_DIRTY_BUCKETS +
+		     dalio_key_bucket(key, strlen(key), DALIO_DIRTY_BUCKETS);
 
 	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.dirty_map), &k, &d), 0);
 	return d;
@@ -254,11 +254,14 @@ static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	struct bpf_map *map;
-	struct dalio_vip_key vk = { .vip = ip4(VIP), .port = htons(VPORT) };
-	struct dalio_shard_cfg cfg = { .shard = SHARD, .epoch = 7, .write_mask = 0x7,
-				       .read_mask = 0x7, .mode = DALIO_MODE_PB,
-				       .n_replicas = NREP };
-	struct dalio_shard_state st = { .next_seq = 1 };
+	struct dalio_vip_key vk = {.vip = ip4(VIP), .port = htons(VPORT)};
+	struct dalio_shard_cfg cfg = {.shard = SHARD,
+				      .epoch = 7,
+				      .write_mask = 0x7,
+				      .read_mask = 0x7,
+				      .mode = DALIO_MODE_PB,
+				      .n_replicas = NREP};
+	struct dalio_shard_state st = {.next_seq = 1};
 	uint32_t k = SHARD;
 
 	assert_non_null(fx);
@@ -269,8 +272,8 @@ static int setup(void **state)
 	assert_int_equal(dalio_lb__load(fx->skel), 0);
 	fx->prog = bpf_program__fd(fx->skel->progs.dalio_lb);
 	for (uint32_t i = 0; i < NREP; i++) {
-		struct dalio_replica r = { .ip = ip4(rep_ip[i]), .port = htons(rep_port),
-					   .valid = 1 };
+		struct dalio_replica r = {
+			.ip = ip4(rep_ip[i]), .port = htons(rep_port), .valid = 1};
 		uint32_t idx = SHARD * DALIO_MAX_REPLICAS + i;
 
 		memset(r.mac, 0xa0 + (int)i, 6);
@@ -280,8 +283,7 @@ static int setup(void **state)
 	}
 	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx->skel->maps.shard_state), &k, &st, 0),
 			 0);
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx->skel->maps.vip_map), &vk, &cfg, 0),
-			 0);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx->skel->maps.vip_map), &vk, &cfg, 0), 0);
 	*state = fx;
 	return 0;
 }
@@ -326,7 +328,7 @@ static void test_non_dalio_traffic_passes(void **state)
 	struct fixture *fx = *state;
 	struct frame in, out;
 	uint32_t meta_len;
-	uint8_t junk[64] = { 1, 2, 3 };
+	uint8_t junk[64] = {1, 2, 3};
 	struct ethhdr *eth = (struct ethhdr *)in.buf;
 
 	/* ARP */
@@ -351,7 +353,7 @@ static void test_garbage_dropped_without_state_change(void **state)
 	struct fixture *fx = *state;
 	struct frame in, out;
 	uint32_t meta_len;
-	uint8_t junk[20] = { 0 };
+	uint8_t junk[20] = {0};
 	struct dalio_hdr *h;
 
 	/* too short for a Dalio header */
@@ -513,7 +515,7 @@ static void test_write_refused_busy_when_slot_taken(void **state)
 	struct fixture *fx = *state;
 	struct frame in, out;
 	uint32_t meta_len, idx = SHARD * DALIO_RING_SIZE + 1;
-	struct dalio_pending stuck = { .seq = 1 - DALIO_RING_SIZE, .state = DALIO_SLOT_PENDING };
+	struct dalio_pending stuck = {.seq = 1 - DALIO_RING_SIZE, .state = DALIO_SLOT_PENDING};
 
 	/* The slot seq 1 needs still holds a write from a ring round ago. */
 	assert_int_equal(
@@ -534,7 +536,7 @@ static void test_wrong_shard_and_uninitialised_shard(void **state)
 	struct fixture *fx = *state;
 	struct frame in, out;
 	uint32_t meta_len, k = SHARD;
-	struct dalio_shard_state zero = { 0 };
+	struct dalio_shard_state zero = {0};
 
 	make_request(&in, 1, "x", 1);
 	frame_dalio(&in)->shard = htons(5);

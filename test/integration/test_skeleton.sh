@@ -42,7 +42,7 @@ for shard in 0 1; do
 		want+=("\"v-$shard-$i\"")
 	done
 	for r in "${TOPO_REPLICAS[@]}"; do
-		got=$(rcli "$r" $((6379 + shard)) MGET "${keys[@]}" | sed 's/^[0-9]*) //')
+		got=$(rcli "$r" $((6379 + shard)) MGET "${keys[@]}" | sed "s/^ *[0-9]*) //")
 		it_eq "shard $shard on $r holds all $N values" "$(printf '%s\n' "${want[@]}")" "$got"
 		it_eq "shard $shard on $r counter" '"10"' "$(rcli "$r" $((6379 + shard)) GET "ctr:$shard")"
 		other=$(rcli "$r" $((6379 + 1 - shard)) EXISTS "k:$shard:1")
