@@ -68,9 +68,17 @@ bpf-test: $(BUILD)/test_bpf
 integration: all
 	bash test/integration/run.sh
 
-test: all unit bpf-test integration
+# test and demo install missing dependencies first, then build.
+test:
+	bash ci/install-deps.sh
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) bpf-test
+	$(MAKE) integration
 
-demo: all
+demo:
+	bash ci/install-deps.sh
+	$(MAKE) all
 	bash ci/demo.sh
 
 deps:

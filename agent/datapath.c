@@ -164,7 +164,9 @@ int datapath_attach(struct datapath *dp, char *err, size_t errlen)
 		set_err(err, errlen, "libxdp cannot wrap the XDP program: %s", strerror(-rc));
 		return -1;
 	}
+	libbpf_quiet = 1;
 	rc = xdp_program__attach(dp->xdp, dp->ifindex, dp->mode, 0);
+	libbpf_quiet = 0;
 	if (rc) {
 		char buf[128];
 

@@ -17,6 +17,9 @@ int datapath_attach(struct datapath *dp, char *err, size_t errlen);
 /* Detaches what was attached, unpins the maps (if unpin), frees dp. */
 void datapath_destroy(struct datapath *dp, int unpin);
 
+/* Non-zero while libbpf's expected complaints are to be hidden (main.c). */
+extern int libbpf_quiet;
+
 /* Map file descriptors for the agent's writers and readers. */
 struct datapath_maps {
 	int vip_map, replica_map, shard_state, pending_ring, dirty_map, stats_map;

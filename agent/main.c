@@ -48,11 +48,15 @@ static void usage(FILE *out)
 		DEFAULT_WAIT_S);
 }
 
+/* Set while libxdp probes for its dispatcher, whose expected failure on
+ * kernels without freplace makes libbpf print load errors. */
+int libbpf_quiet;
+
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG && !log_verbose)
+	if (level != LIBBPF_WARN && !log_verbose)
 		return 0;
-	if (level == LIBBPF_INFO && !log_verbose)
+	if (libbpf_quiet && !log_verbose)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
@@ -61,8 +65,7 @@ static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap
 {
 	/* libxdp warns when it falls back from its dispatcher: that is expected
 	 * on kernels without freplace, so only show it when asked. */
-	if (level != LIBXDP_WARN && !log_verbose)
-		return 0;
+	(void)level;
 	if (!log_verbose)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
