@@ -283,10 +283,22 @@ static void read_expired(void *ctx, const struct rp_pkt *pkt)
 	plan_reply(s, &m, &pkt->from, DALIO_T_READ_REPLY, DALIO_S_NOT_READY, NULL, 0, NULL);
 }
 
-static void handle_write(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
+/* Plans the buffered writes that are now in order. Bounded by RP_WINDOW:
+ * each take empties a slot. */
+static void plan_buffered(struct rp_state *s)
 {
 	const struct rp_pkt *next;
 	struct dalio_msg nm;
+
+	while ((next = rp_order_take(&s->order))) {
+		if (dalio_decode(next->data, next->len, &nm, NULL) == 0)
+			plan_write(s, next, &nm);
+		rp_order_advance(&s->order);
+	}
+}
+
+static void handle_write(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
+{
 	struct rp_op *op;
 
 	if (m->shard != s->cfg.shard) {
@@ -311,12 +323,7 @@ static void handle_write(struct rp_state *s, const struct rp_pkt *pkt, const str
 	case RP_NEXT:
 		plan_write(s, pkt, m);
 		rp_order_advance(&s->order);
-		/* Bounded by RP_WINDOW: each take empties a slot. */
-		while ((next = rp_order_take(&s->order))) {
-			if (dalio_decode(next->data, next->len, &nm, NULL) == 0)
-				plan_write(s, next, &nm);
-			rp_order_advance(&s->order);
-		}
+		plan_buffered(s);
 		break;
 	case RP_BUFFERED:
 		s->st.buffered++;
@@ -584,6 +591,9 @@ void rp_run_batch(struct rp_state *s)
 	int io_failed = 0, fixup = 0;
 	const char *err;
 
+	/* After a state reload the next write may already be in the buffer. */
+	if (s->rc && s->order.buffered)
+		plan_buffered(s);
 	/* Reads whose stamp the planned writes reach run after those writes. */
 	if (s->rc && s->reads.live && s->order.next - 1 > s->reads_checked) {
 		s->reads_checked = s->order.next - 1;

@@ -234,6 +234,7 @@ send(pkt(WRITE, ("SET", "k", "s"), seq=4, epoch=0))
 send(b"\x00" * 10)
 send(b"DLIO" + b"\x00" * 100)
 send(pkt(PONG))
+send(pkt(WRITE, ("SET", "k", "x" * 1500), seq=4))  # over 1472 bytes
 silence("dropped datagrams")
 check(rcli("GET", "k") == "c", "dropped writes not applied")
 

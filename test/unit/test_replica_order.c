@@ -180,6 +180,8 @@ static void test_shuffled_with_dups(void **state)
 static void test_reset(void **state)
 {
 	struct applier *a = applier_new(0);
+	struct rp_pkt nine = mkpkt(9);
+	const struct rp_pkt *p;
 
 	(void)state;
 	deliver(a, 1);
@@ -195,15 +197,25 @@ static void test_reset(void **state)
 	deliver(a, 5); /* now a duplicate */
 	assert_int_equal(a->dups, 1);
 	assert_int_equal(a->n, 0);
-	/* 9 is next and buffered: the replica takes it on the next in-order write;
-	 * here it is taken directly. */
-	const struct rp_pkt *p = rp_order_take(&a->o);
-	assert_non_null(p);
-	assert_int_equal(tag_of(p), 9);
-	rp_order_advance(&a->o);
-	for (uint64_t s = 10; s <= 20; s++)
+	/* 9 is next and buffered: a fresh copy of 9 supersedes the buffered one. */
+	assert_int_equal(rp_order_offer(&a->o, 9, &nine), RP_NEXT);
+	assert_int_equal(a->o.buffered, 1);
+	assert_null(rp_order_take(&a->o));
+	rp_order_advance(&a->o); /* 9 applied */
+	for (uint64_t s = 10; s <= 19; s++)
 		deliver(a, s);
-	assert_in_order(a, 10, 11);
+	assert_in_order(a, 10, 11); /* 20 came out of the buffer */
+	assert_int_equal(a->o.buffered, 0);
+	applier_free(a);
+
+	/* Or the replica takes the buffered next itself (rp_run_batch does). */
+	a = applier_new(0);
+	deliver(a, 1);
+	deliver(a, 5);
+	rp_order_reset(&a->o, 4);
+	p = rp_order_take(&a->o);
+	assert_non_null(p);
+	assert_int_equal(tag_of(p), 5);
 	assert_int_equal(a->o.buffered, 0);
 	applier_free(a);
 }
