@@ -60,7 +60,7 @@ stop_replica() {
 }
 
 start_replica
-export RPORT UPORT PHASE=main
+export RPORT UPORT REDIS_PID PHASE=main
 
 run_py() {
 	python3 - <<'PY'
@@ -157,12 +157,12 @@ while recv(0.05):  # late PONGs of the start-up loop
 
 if PHASE == "restart":
     m = ping()
-    check(m["seq"] == 8 and m["epoch"] == 2, f"after restart PONG has applied 8, epoch 2: {m}")
+    check(m["seq"] == 9 and m["epoch"] == 2, f"after restart PONG has applied 9, epoch 2: {m}")
     # A duplicate from before the restart: not cached any more -> empty OK ACK.
     send(pkt(WRITE, ("INCR", "ctr"), seq=2, epoch=2))
     (a,) = expect(1, "uncached duplicate")
     check(a["type"] == ACK and a["status"] == OK and a["body"] == b"", f"uncached dup ACK {a}")
-    check(rcli("GET", "ctr") == "1", "uncached duplicate not applied again")
+    check(rcli("GET", "ctr") == "2", "uncached duplicate not applied again")
     print(f"replica_smoke: restart phase: {checks} checks passed")
     sys.exit(0)
 
@@ -285,6 +285,32 @@ send(pkt(WRITE, ("SET", "k", "old"), seq=9, epoch=1))
 silence("stale write dropped")
 check(rcli("GET", "k") == "d", "stale write not applied")
 
+# Redis stalls (SIGSTOP) past the replica's 2 s Redis timeout: no ACK, the
+# replica reconnects once Redis is back, and the LB's retransmission is
+# applied exactly once whether or not the first copy reached Redis.
+import signal
+REDIS_PID = int(os.environ["REDIS_PID"])
+os.kill(REDIS_PID, signal.SIGSTOP)
+try:
+    send(pkt(WRITE, ("INCR", "ctr"), seq=9, epoch=2, rid=19))
+    silence("write while Redis is stopped", 2.5)
+finally:
+    os.kill(REDIS_PID, signal.SIGCONT)
+for _ in range(50):
+    send(pkt(PING, epoch=2, rid=8))
+    m = recv(0.1)
+    if m:
+        break
+else:
+    fail("replica did not come back after Redis resumed")
+while recv(0.05):
+    pass
+send(pkt(WRITE, ("INCR", "ctr"), seq=9, epoch=2, rid=19))
+(a,) = expect(1, "retransmitted seq 9")
+check(a["type"] == ACK and a["seq"] == 9 and a["status"] == OK, f"ACK after the stall {a}")
+check(rcli("GET", "ctr") == "2" and rcli("GET", "__dalio:applied") == "9",
+      "seq 9 applied exactly once across the stall")
+
 print(f"replica_smoke: main phase: {checks} checks passed")
 PY
 }
@@ -297,7 +323,7 @@ grep -Eq "drop_not_lb +2 " "$WORK/replica.log" || { echo "replica_smoke: drop_no
 # Restart: state comes back from Redis.
 start_replica
 PHASE=restart run_py
-grep -q "applied 8, epoch 2" "$WORK/replica.log" || { echo "replica_smoke: start-up line lacks the state" >&2; exit 1; }
+grep -q "applied 9, epoch 2" "$WORK/replica.log" || { echo "replica_smoke: start-up line lacks the state" >&2; exit 1; }
 stop_replica
 [[ -n ${DALIO_SMOKE_LOG:-} ]] && cat "$WORK/replica.log"
 echo "replica_smoke: OK"
