@@ -613,8 +613,9 @@ void rp_run_batch(struct rp_state *s)
 			void *r = NULL;
 
 			if (redisGetReply(s->rc, &r) != REDIS_OK || !r) {
-				rp_log("Redis: %s\n",
-				       s->rc->errstr[0] ? s->rc->errstr : "no reply");
+				rp_log("Redis I/O error: %s (timeout %d s)\n",
+				       s->rc->errstr[0] ? s->rc->errstr : "no reply",
+				       REDIS_TIMEOUT_S);
 				failed_at = i;
 				io_failed = 1;
 				break;
