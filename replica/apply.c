@@ -72,6 +72,14 @@ static int load_state(struct rp_state *s, const char **err)
 	if (get_u64(s->rc, APPLIED_KEY, UINT64_MAX - RP_WINDOW, &applied, err) ||
 	    get_u64(s->rc, EPOCH_KEY, UINT32_MAX, &epoch, err))
 		return -1;
+	/* Writes behind a failed one may have reached Redis before we noticed. */
+	if (s->lost_seq && applied >= s->lost_seq) {
+		*err = "Redis applied writes past one it refused (a hole); the replica must be "
+		       "rebuilt";
+		s->fatal = 1;
+		return -1;
+	}
+	s->lost_seq = 0;
 	s->applied = applied;
 	s->epoch = (uint32_t)epoch;
 	s->reads_checked = 0;
@@ -626,17 +634,19 @@ void rp_run_batch(struct rp_state *s)
 	for (size_t i = 0; i < s->nops; i++) {
 		struct rp_op *op = &s->ops[i];
 
-		if (i < failed_at && finish(s, op, &fixup) < 0)
+		if (i < failed_at && finish(s, op, &fixup) < 0) {
 			failed_at = i;
+			/* All its replies are in: Redis did not apply it. */
+			if (op->kind == RP_OP_WRITE || op->kind == RP_OP_WRITE_REFUSED)
+				s->lost_seq = op->m.seq;
+		}
 		if (i >= failed_at) {
 			s->st.drop_after_failure++;
-			if (i > failed_at && !io_failed && took_effect(op)) {
+			if (s->lost_seq && i > failed_at && took_effect(op)) {
 				rp_log("fatal: seq %" PRIu64
-				       " took effect in Redis after an earlier "
-				       "write of the batch failed; the replica has a hole and must "
-				       "be "
-				       "rebuilt\n",
-				       op->m.seq);
+				       " took effect in Redis after seq %" PRIu64
+				       " failed; the replica has a hole and must be rebuilt\n",
+				       op->m.seq, s->lost_seq);
 				s->fatal = 1;
 			}
 		}
@@ -667,6 +677,9 @@ void rp_run_batch(struct rp_state *s)
 		       s->applied, s->epoch);
 		return;
 	}
-	rp_log("Redis connection lost; reconnecting\n");
+	if (s->fatal)
+		rp_log("fatal: %s\n", err);
+	else
+		rp_log("Redis connection lost; reconnecting\n");
 	redis_drop(s);
 }

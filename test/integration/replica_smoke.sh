@@ -157,12 +157,12 @@ while recv(0.05):  # late PONGs of the start-up loop
 
 if PHASE == "restart":
     m = ping()
-    check(m["seq"] == 9 and m["epoch"] == 2, f"after restart PONG has applied 9, epoch 2: {m}")
+    check(m["seq"] == 10 and m["epoch"] == 2, f"after restart PONG has applied 10, epoch 2: {m}")
     # A duplicate from before the restart: not cached any more -> empty OK ACK.
     send(pkt(WRITE, ("INCR", "ctr"), seq=2, epoch=2))
     (a,) = expect(1, "uncached duplicate")
     check(a["type"] == ACK and a["status"] == OK and a["body"] == b"", f"uncached dup ACK {a}")
-    check(rcli("GET", "ctr") == "2", "uncached duplicate not applied again")
+    check(rcli("GET", "ctr") == "3", "uncached duplicate not applied again")
     print(f"replica_smoke: restart phase: {checks} checks passed")
     sys.exit(0)
 
@@ -311,6 +311,22 @@ check(a["type"] == ACK and a["seq"] == 9 and a["status"] == OK, f"ACK after the 
 check(rcli("GET", "ctr") == "2" and rcli("GET", "__dalio:applied") == "9",
       "seq 9 applied exactly once across the stall")
 
+# Redis refuses for its own condition (OOM under maxmemory): the write is not
+# consumed and not acked; once Redis accepts writes again the retransmission
+# is applied.
+rcli("CONFIG", "SET", "maxmemory", "1")
+try:
+    send(pkt(WRITE, ("INCR", "ctr"), seq=10, epoch=2, rid=20))
+    silence("write refused with OOM")
+    check(rcli("GET", "__dalio:applied") == "9", "OOM write not consumed")
+    m = ping(epoch=2)
+    check(m["seq"] == 9, f"PONG after OOM still reports applied 9: {m}")
+finally:
+    rcli("CONFIG", "SET", "maxmemory", "0")
+send(pkt(WRITE, ("INCR", "ctr"), seq=10, epoch=2, rid=20))
+(a,) = expect(1, "seq 10 after OOM cleared")
+check(a["seq"] == 10 and a["body"] == b":3\r\n", f"ACK after OOM {a}")
+
 print(f"replica_smoke: main phase: {checks} checks passed")
 PY
 }
@@ -323,7 +339,7 @@ grep -Eq "drop_not_lb +2 " "$WORK/replica.log" || { echo "replica_smoke: drop_no
 # Restart: state comes back from Redis.
 start_replica
 PHASE=restart run_py
-grep -q "applied 9, epoch 2" "$WORK/replica.log" || { echo "replica_smoke: start-up line lacks the state" >&2; exit 1; }
+grep -q "applied 10, epoch 2" "$WORK/replica.log" || { echo "replica_smoke: start-up line lacks the state" >&2; exit 1; }
 stop_replica
 [[ -n ${DALIO_SMOKE_LOG:-} ]] && cat "$WORK/replica.log"
 echo "replica_smoke: OK"
