@@ -72,6 +72,14 @@ static int load_state(struct rp_state *s, const char **err)
 	if (get_u64(s->rc, APPLIED_KEY, UINT64_MAX - RP_WINDOW, &applied, err) ||
 	    get_u64(s->rc, EPOCH_KEY, UINT32_MAX, &epoch, err))
 		return -1;
+	/* Writes behind a failed one may have reached Redis before we noticed. */
+	if (s->lost_seq && applied >= s->lost_seq) {
+		*err = "Redis applied writes past one it refused (a hole); the replica must be "
+		       "rebuilt";
+		s->fatal = 1;
+		return -1;
+	}
+	s->lost_seq = 0;
 	s->applied = applied;
 	s->epoch = (uint32_t)epoch;
 	s->reads_checked = 0;
@@ -283,10 +291,22 @@ static void read_expired(void *ctx, const struct rp_pkt *pkt)
 	plan_reply(s, &m, &pkt->from, DALIO_T_READ_REPLY, DALIO_S_NOT_READY, NULL, 0, NULL);
 }
 
-static void handle_write(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
+/* Plans the buffered writes that are now in order. Bounded by RP_WINDOW:
+ * each take empties a slot. */
+static void plan_buffered(struct rp_state *s)
 {
 	const struct rp_pkt *next;
 	struct dalio_msg nm;
+
+	while ((next = rp_order_take(&s->order))) {
+		if (dalio_decode(next->data, next->len, &nm, NULL) == 0)
+			plan_write(s, next, &nm);
+		rp_order_advance(&s->order);
+	}
+}
+
+static void handle_write(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
+{
 	struct rp_op *op;
 
 	if (m->shard != s->cfg.shard) {
@@ -311,12 +331,7 @@ static void handle_write(struct rp_state *s, const struct rp_pkt *pkt, const str
 	case RP_NEXT:
 		plan_write(s, pkt, m);
 		rp_order_advance(&s->order);
-		/* Bounded by RP_WINDOW: each take empties a slot. */
-		while ((next = rp_order_take(&s->order))) {
-			if (dalio_decode(next->data, next->len, &nm, NULL) == 0)
-				plan_write(s, next, &nm);
-			rp_order_advance(&s->order);
-		}
+		plan_buffered(s);
 		break;
 	case RP_BUFFERED:
 		s->st.buffered++;
@@ -584,6 +599,9 @@ void rp_run_batch(struct rp_state *s)
 	int io_failed = 0, fixup = 0;
 	const char *err;
 
+	/* After a state reload the next write may already be in the buffer. */
+	if (s->rc && s->order.buffered)
+		plan_buffered(s);
 	/* Reads whose stamp the planned writes reach run after those writes. */
 	if (s->rc && s->reads.live && s->order.next - 1 > s->reads_checked) {
 		s->reads_checked = s->order.next - 1;
@@ -603,8 +621,9 @@ void rp_run_batch(struct rp_state *s)
 			void *r = NULL;
 
 			if (redisGetReply(s->rc, &r) != REDIS_OK || !r) {
-				rp_log("Redis: %s\n",
-				       s->rc->errstr[0] ? s->rc->errstr : "no reply");
+				rp_log("Redis I/O error: %s (timeout %d s)\n",
+				       s->rc->errstr[0] ? s->rc->errstr : "no reply",
+				       REDIS_TIMEOUT_S);
 				failed_at = i;
 				io_failed = 1;
 				break;
@@ -615,17 +634,19 @@ void rp_run_batch(struct rp_state *s)
 	for (size_t i = 0; i < s->nops; i++) {
 		struct rp_op *op = &s->ops[i];
 
-		if (i < failed_at && finish(s, op, &fixup) < 0)
+		if (i < failed_at && finish(s, op, &fixup) < 0) {
 			failed_at = i;
+			/* All its replies are in: Redis did not apply it. */
+			if (op->kind == RP_OP_WRITE || op->kind == RP_OP_WRITE_REFUSED)
+				s->lost_seq = op->m.seq;
+		}
 		if (i >= failed_at) {
 			s->st.drop_after_failure++;
-			if (i > failed_at && !io_failed && took_effect(op)) {
+			if (s->lost_seq && i > failed_at && took_effect(op)) {
 				rp_log("fatal: seq %" PRIu64
-				       " took effect in Redis after an earlier "
-				       "write of the batch failed; the replica has a hole and must "
-				       "be "
-				       "rebuilt\n",
-				       op->m.seq);
+				       " took effect in Redis after seq %" PRIu64
+				       " failed; the replica has a hole and must be rebuilt\n",
+				       op->m.seq, s->lost_seq);
 				s->fatal = 1;
 			}
 		}
@@ -656,6 +677,9 @@ void rp_run_batch(struct rp_state *s)
 		       s->applied, s->epoch);
 		return;
 	}
-	rp_log("Redis connection lost; reconnecting\n");
+	if (s->fatal)
+		rp_log("fatal: %s\n", err);
+	else
+		rp_log("Redis connection lost; reconnecting\n");
 	redis_drop(s);
 }

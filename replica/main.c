@@ -282,7 +282,9 @@ static void try_reconnect(struct rp_state *s, int *down_logged)
 		*down_logged = 0;
 		return;
 	}
-	if (!*down_logged)
+	if (s->fatal)
+		rp_log("fatal: %s\n", err);
+	else if (!*down_logged)
 		rp_log("%s; retrying every %llu ms\n", err, RECONNECT_NS / 1000000);
 	*down_logged = 1;
 	s->reconnect_ns = s->now_ns + RECONNECT_NS;

@@ -29,10 +29,16 @@ enum rp_offer rp_order_offer(struct rp_order *o, uint64_t seq, const struct rp_p
 
 	if (seq < o->next)
 		return RP_DUP;
-	if (seq == o->next)
+	if (seq == o->next) {
+		/* After a reset, next may be buffered already: this copy supersedes it. */
+		s = &o->slots[SLOT(seq)];
+		if (s->seq == seq) {
+			s->seq = 0;
+			o->buffered--;
+		}
 		return RP_NEXT;
-	/* Slots hold next .. next + RP_WINDOW - 1; the one for next is free
-	 * because next itself is never buffered while it is next. */
+	}
+	/* Slots hold next .. next + RP_WINDOW - 1. */
 	if (seq - o->next >= RP_WINDOW)
 		return RP_TOO_FAR;
 	s = &o->slots[SLOT(seq)];

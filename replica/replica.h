@@ -115,6 +115,7 @@ struct rp_state {
 	uint64_t now_ns;
 	uint64_t reconnect_ns; /* next reconnect attempt while rc == NULL */
 	int fatal;	       /* state diverged: stop */
+	uint64_t lost_seq;     /* a write Redis refused; later ones must not be applied */
 	int pipe_broken;       /* an append failed: the batch's replies are unusable */
 	struct rp_order order; /* order.next - 1 = highest seq planned */
 	struct rp_cache cache;
