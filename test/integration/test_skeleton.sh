@@ -100,4 +100,20 @@ for shard in 0 1; do
 	fi
 done
 
+echo "== the agent detaches cleanly on SIGTERM"
+topo_stop_pid "$TOPO_PID_agent"
+grep -q "SIGTERM: detaching" "$TOPO_DIR/agent.log" && it_ok "agent logged its detach" || it_fail "agent did not log a detach"
+xdp=$(ip -n "$(topo_ns lb)" -d link show lb0 | grep -c "prog/xdp")
+it_eq "no XDP program left on lb0" 0 "$xdp"
+filters=$(tc -n "$(topo_ns lb)" filter show dev lb0 ingress 2>/dev/null | grep -c bpf)
+it_eq "no tc filter left on lb0" 0 "$filters"
+out=$(topo_exec cl "$TOPO_BUILD/dalio-cli" -h "${TOPO_VIPS[0]}" -p 7379 --timeout 100 --retries 1 GET k:0:1 2>&1)
+if [[ "$out" == *"no reply"* || "$out" == *"refused"* ]]; then it_ok "VIP no longer served after detach"; else it_fail "after detach: $out"; fi
+
+echo "== a bad config is refused with file, line and field"
+out=$("$TOPO_BUILD/dalio-agent" --config test/unit/configs/bad-port.yaml 2>&1)
+rc=$?
+it_eq "agent exit status on a bad config" 2 "$rc"
+if [[ "$out" == *"bad-port.yaml:9:11: shards[1].port"* ]]; then it_ok "agent names file:line:col and field"; else it_fail "agent said: $out"; fi
+
 it_summary
