@@ -43,7 +43,8 @@ struct datapath {
 };
 
 static const char *const pinned_maps[] = {
-	"vip_map", "replica_map", "shard_state", "pending_ring", "dirty_map", "stats_map", "rr_map",
+	"vip_map",   "replica_map", "shard_state", "pending_ring",
+	"dirty_map", "stats_map",   "rr_map",	   "client_map",
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)

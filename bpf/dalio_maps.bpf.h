@@ -58,6 +58,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dirty_map SEC(".maps");
 
+/* (client id, shard) -> last write request and its seq. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DALIO_MAX_CLIENTS);
+	__type(key, struct dalio_client_key);
+	__type(value, struct dalio_client_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} client_map SEC(".maps");
+
 /* shard -> counters, per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

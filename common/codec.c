@@ -102,6 +102,7 @@ const char *dalio_type_name(unsigned type)
 		[DALIO_T_WRITE] = "WRITE",     [DALIO_T_ACK] = "ACK",
 		[DALIO_T_READ] = "READ",       [DALIO_T_READ_REPLY] = "READ_REPLY",
 		[DALIO_T_PING] = "PING",       [DALIO_T_PONG] = "PONG",
+		[DALIO_T_REPLAY] = "REPLAY",
 	};
 	return type < DALIO_T_MAX && names[type] ? names[type] : "UNKNOWN";
 }
@@ -116,6 +117,8 @@ const char *dalio_status_name(unsigned status)
 		[DALIO_S_STALE_EPOCH] = "STALE_EPOCH (message from an older LB incarnation)",
 		[DALIO_S_NOT_READY] = "NOT_READY (replica behind the read stamp, retry)",
 		[DALIO_S_NO_REPLICA] = "NO_REPLICA (no in-sync replica, retry)",
+		[DALIO_S_REPLY_LOST] = "REPLY_LOST (the write was applied exactly once, but its "
+				       "reply is no longer cached)",
 	};
 	return status < DALIO_S_MAX && names[status] ? names[status] : "UNKNOWN_STATUS";
 }

@@ -390,6 +390,20 @@ static void handle_read(struct rp_state *s, const struct rp_pkt *pkt, const stru
 	rp_cmd_free(&cmd);
 }
 
+/* The LB asks for the reply of a write whose original reply the client lost. */
+static void handle_replay(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
+{
+	struct rp_op *op;
+
+	if (m->shard != s->cfg.shard) {
+		s->st.drop_shard++;
+		return;
+	}
+	op = op_new(s, RP_OP_REPLAY, m, &pkt->from);
+	if (op)
+		op->m.seq = m->seq;
+}
+
 static void handle_ping(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
 {
 	if (m->shard != s->cfg.shard && m->shard != DALIO_SHARD_ANY) {
@@ -417,7 +431,8 @@ void rp_handle(struct rp_state *s, const struct rp_pkt *pkt)
 		rp_vlog(s, "dropped a datagram: %s\n", pkt->len ? err : "oversize");
 		return;
 	}
-	if (m.type != DALIO_T_WRITE && m.type != DALIO_T_READ && m.type != DALIO_T_PING) {
+	if (m.type != DALIO_T_WRITE && m.type != DALIO_T_READ && m.type != DALIO_T_PING &&
+	    m.type != DALIO_T_REPLAY) {
 		s->st.drop_type++;
 		rp_vlog(s, "dropped a %s: not a message for a replica\n", dalio_type_name(m.type));
 		return;
@@ -430,6 +445,8 @@ void rp_handle(struct rp_state *s, const struct rp_pkt *pkt)
 		handle_write(s, pkt, &m);
 	else if (m.type == DALIO_T_READ)
 		handle_read(s, pkt, &m);
+	else if (m.type == DALIO_T_REPLAY)
+		handle_replay(s, pkt, &m);
 	else
 		handle_ping(s, pkt, &m);
 }
@@ -567,6 +584,17 @@ static int finish(struct rp_state *s, const struct rp_op *op, int *fixup)
 		return 0;
 	case RP_OP_REPLY:
 		answer(s, op, op->type, op->status, op->err, op->errlen);
+		return 0;
+	case RP_OP_REPLAY:
+		/* Runs after the batch's earlier writes, so s->applied is current. */
+		if (op->m.seq > s->applied) {
+			answer(s, op, DALIO_T_READ_REPLY, DALIO_S_NOT_READY, NULL, 0);
+			return 0;
+		}
+		cached = rp_cache_get(&s->cache, op->m.seq, &len);
+		s->st.replays++;
+		answer(s, op, DALIO_T_READ_REPLY, cached ? DALIO_S_OK : DALIO_S_REPLY_LOST, cached,
+		       cached ? len : 0);
 		return 0;
 	case RP_OP_PONG: {
 		struct rp_op pong = *op;

@@ -43,6 +43,7 @@ struct rp_config {
 	X(applied_error, "writes consumed with a Redis error (EXECABORT)")                         \
 	X(refused, "writes consumed with a dalio refusal")                                         \
 	X(dup, "duplicate writes acked from the reply cache")                                      \
+	X(replays, "replies replayed for a client's retry")                                        \
 	X(dup_uncached, "duplicate writes acked with an empty body (not cached)")                  \
 	X(buffered, "writes buffered ahead of a gap")                                              \
 	X(dup_buffered, "duplicates of buffered writes")                                           \
@@ -80,6 +81,7 @@ enum rp_op_kind {
 	RP_OP_READ,	     /* the command -> READ_REPLY */
 	RP_OP_REPLY,	     /* no Redis: answer with op->status and op->err */
 	RP_OP_PONG,	     /* no Redis: PONG with the state after the batch */
+	RP_OP_REPLAY,	     /* no Redis: READ_REPLY from the reply cache */
 };
 
 /* One planned step of a batch; its Redis replies come back in order. */

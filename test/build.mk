@@ -5,3 +5,9 @@ include test/lincheck/build.mk
 $(BUILD)/san/test/bpf/test_xdp_lb.o: $(BUILD)/dalio_lb.skel.h
 $(BUILD)/test_bpf: $(BUILD)/san/test/bpf/test_xdp_lb.o $(COMMON_SAN_OBJS)
 	$(CC) $(SAN_FLAGS) $^ -o $@ -lcmocka $(LIBBPF_LIBS)
+
+# Test-only BPF programs (fault injection: this kernel has no netem).
+$(BUILD)/bpf/%.bpf.o: test/fault/%.bpf.c $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+BPF_OBJS += $(BUILD)/bpf/fault_drop.bpf.o

@@ -118,6 +118,73 @@ static __always_inline __u64 key_hash(const struct dalio_pkt *p, __u32 key_len, 
 	return h;
 }
 
+/*
+ * Sends the request to replica `pick` of the read set as `type` (READ, or
+ * REPLAY of write `seq`), stamped, with the client's address as origin.
+ */
+static __always_inline int forward_to_replica(struct dalio_pkt *p,
+					      const struct dalio_shard_cfg *cfg, int pick,
+					      __u8 type, __u64 seq, __u64 stamp,
+					      struct dalio_stats *st)
+{
+	struct dalio_replica *rep = pick < 0 ? NULL : replica_lookup(cfg->shard, (__u32)pick);
+	struct pkt_snapshot old;
+
+	if (!rep || !rep->valid) {
+		stat_inc(st, DALIO_STAT_REFUSED_NOREP);
+		return reply_status(p, DALIO_S_NO_REPLICA);
+	}
+	snapshot_take(&old, p, 1);
+	p->dh->type = type;
+	p->dh->shard = bpf_htons((__u16)cfg->shard);
+	p->dh->epoch = bpf_htonl(cfg->epoch);
+	p->dh->seq = bpf_cpu_to_be64(seq);
+	p->dh->stamp = bpf_cpu_to_be64(stamp);
+	p->dh->origin_ip = old.saddr;
+	p->dh->origin_port = old.sport;
+	__builtin_memcpy(p->dh->origin_mac, p->eth->h_source, 6);
+	p->dh->replica = (__u8)pick;
+	p->dh->status = 0;
+	p->dh->reserved = 0;
+	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, 6);
+	__builtin_memcpy(p->eth->h_dest, rep->mac, 6);
+	p->ip->saddr = old.daddr;
+	p->ip->daddr = rep->ip;
+	p->udp->source = old.dport;
+	p->udp->dest = rep->port;
+	csum_fix(p, &old, 1);
+	return XDP_TX;
+}
+
+/* Next replica of mask in this CPU's round-robin order, or -1. */
+static __always_inline int round_robin(__u32 shard, __u32 mask)
+{
+	__u32 *rr = bpf_map_lookup_elem(&rr_map, &shard);
+
+	return nth_bit(mask, rr ? (*rr)++ : 0);
+}
+
+/*
+ * A retry of the client's last write (docs/exactly-once.md): dropped while the
+ * original is in flight (its completion answers the client), else replayed
+ * from a replica's reply cache.
+ */
+static __always_inline int handle_write_retry(struct dalio_pkt *p,
+					      const struct dalio_shard_cfg *cfg, __u64 seq,
+					      struct dalio_stats *st)
+{
+	__u32 idx = cfg->shard * DALIO_RING_SIZE + (__u32)(seq & RING_MASK);
+	struct dalio_pending *slot = bpf_map_lookup_elem(&pending_ring, &idx);
+
+	if (slot && READ_ONCE(slot->seq) == seq && READ_ONCE(slot->state) == DALIO_SLOT_PENDING) {
+		stat_inc(st, DALIO_STAT_RETRY_PENDING);
+		return XDP_DROP;
+	}
+	stat_inc(st, DALIO_STAT_RETRY_REPLAYED);
+	return forward_to_replica(p, cfg, round_robin(cfg->shard, cfg->read_mask), DALIO_T_REPLAY,
+				  seq, seq, st);
+}
+
 static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 					const struct dalio_shard_cfg *cfg,
 					struct dalio_dirty *dirty, __u32 bucket,
@@ -128,16 +195,33 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 	__u64 client_id = bpf_be64_to_cpu(p->dh->client_id);
 	__u64 request_id = bpf_be64_to_cpu(p->dh->request_id);
 	__u64 now = bpf_ktime_get_ns(), seq = 0;
+	struct dalio_client_key ck = {.client_id = client_id, .shard = shard};
+	struct dalio_client_entry *ce;
 	struct pkt_snapshot old;
 	struct dalio_meta *meta;
 	void *data;
-	int busy = 0;
+	int busy = 0, retry = 0, stale = 0;
 
 	if (!ss)
 		return XDP_DROP;
 	if (!need) {
 		stat_inc(st, DALIO_STAT_REFUSED_NOREP);
 		return reply_status(p, DALIO_S_NO_REPLICA);
+	}
+	if (!request_id) { /* 0 is the client table's "nothing yet" */
+		stat_inc(st, DALIO_STAT_DROP_MALFORMED);
+		return reply_status(p, DALIO_S_BAD_REQUEST);
+	}
+	ce = bpf_map_lookup_elem(&client_map, &ck);
+	if (!ce) {
+		struct dalio_client_entry fresh = {};
+
+		bpf_map_update_elem(&client_map, &ck, &fresh, BPF_NOEXIST);
+		ce = bpf_map_lookup_elem(&client_map, &ck);
+	}
+	if (!ce) { /* cannot track it: refuse, never sequence untracked */
+		stat_inc(st, DALIO_STAT_REFUSED_BUSY);
+		return reply_status(p, DALIO_S_BUSY);
 	}
 	/*
 	 * Claim slot seq % RING and seq itself in one critical section, so a
@@ -153,6 +237,15 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 		if (!slot || guess == 0) /* 0: the agent has not initialised the shard */
 			break;
 		bpf_spin_lock(&ss->lock);
+		/* Check-and-set of the client's last request shares the critical
+		 * section with sequencing: two copies cannot both get a seq. */
+		if (ce->request_id >= request_id) {
+			retry = ce->request_id == request_id;
+			stale = !retry;
+			seq = ce->seq;
+			bpf_spin_unlock(&ss->lock);
+			break;
+		}
 		if (ss->next_seq != guess) {
 			bpf_spin_unlock(&ss->lock);
 			continue;
@@ -176,9 +269,17 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 		dirty->latest_seq = guess;
 		ss->next_seq = guess + 1;
 		ss->in_flight++;
+		ce->request_id = request_id;
+		ce->seq = guess;
 		bpf_spin_unlock(&ss->lock);
 		seq = guess;
 		break;
+	}
+	if (retry)
+		return handle_write_retry(p, cfg, seq, st);
+	if (stale) {
+		stat_inc(st, DALIO_STAT_RETRY_STALE);
+		return XDP_DROP;
 	}
 	if (!seq) {
 		stat_inc(st, busy ? DALIO_STAT_REFUSED_BUSY : DALIO_STAT_REFUSED_NOREP);
@@ -217,10 +318,8 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 static __always_inline int handle_read(struct dalio_pkt *p, const struct dalio_shard_cfg *cfg,
 				       const struct dalio_dirty *dirty, struct dalio_stats *st)
 {
-	__u32 shard = cfg->shard, mask = cfg->read_mask, *rr;
+	__u32 shard = cfg->shard, mask = cfg->read_mask;
 	struct dalio_shard_state *ss = bpf_map_lookup_elem(&shard_state, &shard);
-	struct dalio_replica *rep;
-	struct pkt_snapshot old;
 	__u64 stamp;
 	int pick = -1;
 
@@ -249,40 +348,9 @@ static __always_inline int handle_read(struct dalio_pkt *p, const struct dalio_s
 		stamp = READ_ONCE(ss->max_completed);
 		stat_inc(st, DALIO_STAT_READS_CLEAN);
 	}
-	if (pick < 0) {
-		rr = bpf_map_lookup_elem(&rr_map, &shard);
-		pick = nth_bit(mask, rr ? (*rr)++ : 0);
-	}
-	if (pick < 0) {
-		stat_inc(st, DALIO_STAT_REFUSED_NOREP);
-		return reply_status(p, DALIO_S_NO_REPLICA);
-	}
-	rep = replica_lookup(shard, (__u32)pick);
-	if (!rep || !rep->valid) {
-		stat_inc(st, DALIO_STAT_REFUSED_NOREP);
-		return reply_status(p, DALIO_S_NO_REPLICA);
-	}
-
-	snapshot_take(&old, p, 1);
-	p->dh->type = DALIO_T_READ;
-	p->dh->shard = bpf_htons((__u16)shard);
-	p->dh->epoch = bpf_htonl(cfg->epoch);
-	p->dh->seq = 0;
-	p->dh->stamp = bpf_cpu_to_be64(stamp);
-	p->dh->origin_ip = old.saddr;
-	p->dh->origin_port = old.sport;
-	__builtin_memcpy(p->dh->origin_mac, p->eth->h_source, 6);
-	p->dh->replica = (__u8)pick;
-	p->dh->status = 0;
-	p->dh->reserved = 0;
-	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, 6);
-	__builtin_memcpy(p->eth->h_dest, rep->mac, 6);
-	p->ip->saddr = old.daddr;
-	p->ip->daddr = rep->ip;
-	p->udp->source = old.dport;
-	p->udp->dest = rep->port;
-	csum_fix(p, &old, 1);
-	return XDP_TX;
+	if (pick < 0)
+		pick = round_robin(shard, mask);
+	return forward_to_replica(p, cfg, pick, DALIO_T_READ, 0, stamp, st);
 }
 
 static __always_inline int handle_request(struct xdp_md *ctx, struct dalio_pkt *p,

@@ -89,6 +89,20 @@ struct dalio_dirty {
 	__u64 latest_seq;
 };
 
+/* client_map: the last write of each client, for exactly-once retries
+ * (docs/exactly-once.md). An LRU hash map of DALIO_MAX_CLIENTS entries. */
+#define DALIO_MAX_CLIENTS 65536
+struct dalio_client_key {
+	__u64 client_id;
+	__u32 shard;
+	__u32 pad; /* zero */
+};
+
+struct dalio_client_entry {
+	__u64 request_id; /* last write request sequenced for this client */
+	__u64 seq;	  /* the seq it got */
+};
+
 /* Metadata XDP attaches to a sequenced write it hands to tc for fan-out. */
 #define DALIO_META_MAGIC 0xda110fa0U
 struct dalio_meta {
@@ -113,6 +127,9 @@ enum dalio_stat {
 	DALIO_STAT_DROP_MALFORMED,   /* truncated or garbage Dalio packets */
 	DALIO_STAT_DROP_NOT_REPLICA, /* replica-only messages from elsewhere */
 	DALIO_STAT_DROP_BAD_SHARD,   /* header shard does not match the VIP */
+	DALIO_STAT_RETRY_PENDING,    /* write retries dropped: original in flight */
+	DALIO_STAT_RETRY_REPLAYED,   /* write retries answered by a REPLAY */
+	DALIO_STAT_RETRY_STALE,	     /* retries of a request older than the last */
 	DALIO_STAT_MAX
 };
 

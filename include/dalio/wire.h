@@ -34,6 +34,7 @@ enum dalio_type {
 	DALIO_T_READ_REPLY = 6, /* replica -> LB: body = reply */
 	DALIO_T_PING = 7,	/* agent -> replica: liveness, epoch announce */
 	DALIO_T_PONG = 8,	/* replica -> agent: epoch, applied seq */
+	DALIO_T_REPLAY = 9,	/* LB -> replica: resend the reply of write seq */
 	DALIO_T_MAX
 };
 
@@ -50,6 +51,7 @@ enum dalio_status {
 	DALIO_S_STALE_EPOCH = 4,   /* message from an older LB incarnation */
 	DALIO_S_NOT_READY = 5,	   /* retryable: replica behind the read stamp */
 	DALIO_S_NO_REPLICA = 6,	   /* retryable: no in-sync replica for the op */
+	DALIO_S_REPLY_LOST = 7,	   /* the write was applied once; its reply is gone */
 	DALIO_S_MAX
 };
 

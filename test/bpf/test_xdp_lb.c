@@ -555,6 +555,48 @@ static void test_wrong_shard_and_uninitialised_shard(void **state)
 	assert_int_equal(get_state(fx).next_seq, 0);
 }
 
+static void test_write_retries_are_sequenced_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct frame w, in, ack, out;
+	uint32_t meta_len;
+	struct dalio_hdr *h;
+
+	assert_int_equal(do_write(fx, "r", 7, &w), 1);
+	/* the same request again while it is pending: dropped, no new seq */
+	make_request(&in, 1, "r", 7);
+	assert_int_equal(run(fx, &in, &out, &meta_len), XDP_DROP);
+	assert_int_equal(get_state(fx).next_seq, 2);
+	assert_int_equal(get_stat(fx, DALIO_STAT_RETRY_PENDING), 1);
+	for (int i = 0; i < NREP; i++) {
+		make_answer(&ack, &w, DALIO_T_ACK, rep_ip[i], rep_port);
+		run(fx, &ack, &out, &meta_len);
+	}
+	assert_int_equal(get_stat(fx, DALIO_STAT_REPLIES), 1);
+	/* after completion: replayed from a replica, still no new seq */
+	assert_int_equal(run(fx, &in, &out, &meta_len), XDP_TX);
+	h = frame_dalio(&out);
+	assert_int_equal(h->type, DALIO_T_REPLAY);
+	assert_int_equal(be64toh(h->seq), 1);
+	assert_int_equal(h->origin_ip, ip4(CLIENT));
+	assert_int_equal(frame_ip(&out)->daddr, ip4(rep_ip[h->replica]));
+	assert_checksums_valid(&out);
+	assert_int_equal(get_state(fx).next_seq, 2);
+	assert_int_equal(get_dirty(fx, "r").pending, 0);
+	assert_int_equal(get_stat(fx, DALIO_STAT_RETRY_REPLAYED), 1);
+	/* an older request of the same client: dropped */
+	make_request(&in, 1, "r", 6);
+	assert_int_equal(run(fx, &in, &out, &meta_len), XDP_DROP);
+	assert_int_equal(get_stat(fx, DALIO_STAT_RETRY_STALE), 1);
+	/* the next request is a new write */
+	assert_int_equal(do_write(fx, "r", 8, &w), 2);
+	/* request id 0 is refused */
+	make_request(&in, 1, "r", 0);
+	assert_int_equal(run(fx, &in, &out, &meta_len), XDP_TX);
+	assert_int_equal(frame_dalio(&out)->status, DALIO_S_BAD_REQUEST);
+	assert_int_equal(get_state(fx).next_seq, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -572,6 +614,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_refused_busy_when_slot_taken, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_shard_and_uninitialised_shard, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_write_retries_are_sequenced_once, setup,
 						teardown),
 	};
 
