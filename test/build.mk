@@ -11,3 +11,7 @@ $(BUILD)/bpf/%.bpf.o: test/fault/%.bpf.c $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 BPF_OBJS += $(BUILD)/bpf/fault_drop.bpf.o
+$(BUILD)/bpf/fault_drop10.bpf.o: test/fault/fault_drop.bpf.c $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -DDROP_PCT=10 -c $< -o $@
+BPF_OBJS += $(BUILD)/bpf/fault_drop10.bpf.o

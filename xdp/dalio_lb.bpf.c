@@ -119,6 +119,61 @@ static __always_inline __u64 key_hash(const struct dalio_pkt *p, __u32 key_len, 
 }
 
 /*
+ * The request's UDP checksum as if its flags were 0, so an original and its
+ * retry (which adds DALIO_F_RETRY) compare equal. 0 when it has none.
+ */
+static __always_inline __u16 request_csum(const struct dalio_pkt *p)
+{
+	__u64 acc;
+	__u16 c;
+
+	if (!p->udp->check)
+		return 0;
+	acc = (__u16)~p->udp->check + (__u16)~p->dh->flags;
+	c = ~csum_fold(acc);
+	return c ? c : 0xffff;
+}
+
+/*
+ * Rewrites the request into WRITE `seq` from the VIP and hands it to tc with
+ * metadata naming the replicas (mask) that get a copy.
+ */
+static __always_inline int send_write(struct xdp_md *ctx, struct dalio_pkt *p,
+				      const struct dalio_shard_cfg *cfg, __u64 seq, __u32 mask)
+{
+	struct pkt_snapshot old;
+	struct dalio_meta *meta;
+	void *data;
+
+	snapshot_take(&old, p, 1);
+	p->dh->type = DALIO_T_WRITE;
+	p->dh->shard = bpf_htons((__u16)cfg->shard);
+	p->dh->epoch = bpf_htonl(cfg->epoch);
+	p->dh->seq = bpf_cpu_to_be64(seq);
+	p->dh->stamp = 0;
+	p->dh->origin_ip = old.saddr;
+	p->dh->origin_port = old.sport;
+	__builtin_memcpy(p->dh->origin_mac, p->eth->h_source, 6);
+	p->dh->replica = 0;
+	p->dh->status = 0;
+	p->dh->reserved = 0;
+	p->ip->saddr = old.daddr; /* copies leave from the VIP */
+	p->udp->source = old.dport;
+	csum_fix(p, &old, 1);
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return XDP_DROP;
+	meta = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if ((void *)(meta + 1) > data)
+		return XDP_DROP;
+	meta->magic = DALIO_META_MAGIC;
+	meta->shard = cfg->shard;
+	meta->mask = mask;
+	return XDP_PASS; /* tc ingress makes the copies */
+}
+
+/*
  * Sends the request to replica `pick` of the read set as `type` (READ, or
  * REPLAY of write `seq`), stamped, with the client's address as origin.
  */
@@ -165,11 +220,13 @@ static __always_inline int round_robin(__u32 shard, __u32 mask)
 }
 
 /*
- * A retry of the client's last write (docs/exactly-once.md): dropped while the
- * original is in flight (its completion answers the client), else replayed
- * from a replica's reply cache.
+ * A retry of the client's last write (docs/exactly-once.md). While the original
+ * is pending, the retry (same bytes) is re-sent as WRITE with the original seq
+ * to the replicas whose ack is missing: that repairs lost copies and lost acks
+ * without a payload log on the LB. Once completed, it is replayed from a
+ * replica's reply cache.
  */
-static __always_inline int handle_write_retry(struct dalio_pkt *p,
+static __always_inline int handle_write_retry(struct xdp_md *ctx, struct dalio_pkt *p,
 					      const struct dalio_shard_cfg *cfg, __u64 seq,
 					      struct dalio_stats *st)
 {
@@ -177,8 +234,19 @@ static __always_inline int handle_write_retry(struct dalio_pkt *p,
 	struct dalio_pending *slot = bpf_map_lookup_elem(&pending_ring, &idx);
 
 	if (slot && READ_ONCE(slot->seq) == seq && READ_ONCE(slot->state) == DALIO_SLOT_PENDING) {
+		__u32 missing = READ_ONCE(slot->need) & ~READ_ONCE(slot->acked);
+		__u16 csum = READ_ONCE(slot->csum);
+
+		/* Same request id, other content: never let replicas diverge. */
+		if (READ_ONCE(slot->payload_len) != p->payload_len ||
+		    (csum && request_csum(p) != csum)) {
+			stat_inc(st, DALIO_STAT_RETRY_MISMATCH);
+			return reply_status(p, DALIO_S_BAD_REQUEST);
+		}
 		stat_inc(st, DALIO_STAT_RETRY_PENDING);
-		return XDP_DROP;
+		if (!missing)
+			return XDP_DROP; /* completing right now */
+		return send_write(ctx, p, cfg, seq, missing);
 	}
 	stat_inc(st, DALIO_STAT_RETRY_REPLAYED);
 	return forward_to_replica(p, cfg, round_robin(cfg->shard, cfg->read_mask), DALIO_T_REPLAY,
@@ -197,9 +265,7 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 	__u64 now = bpf_ktime_get_ns(), seq = 0;
 	struct dalio_client_key ck = {.client_id = client_id, .shard = shard};
 	struct dalio_client_entry *ce;
-	struct pkt_snapshot old;
-	struct dalio_meta *meta;
-	void *data;
+	__u16 csum = request_csum(p), payload_len = (__u16)p->payload_len;
 	int busy = 0, retry = 0, stale = 0;
 
 	if (!ss)
@@ -263,6 +329,8 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 		slot->client_id = client_id;
 		slot->request_id = request_id;
 		slot->start_ns = now;
+		slot->payload_len = payload_len;
+		slot->csum = csum;
 		/* Dirty before anyone can see the write: a read after this point
 		 * is stamped with at least this seq. */
 		dirty->pending++;
@@ -276,7 +344,7 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 		break;
 	}
 	if (retry)
-		return handle_write_retry(p, cfg, seq, st);
+		return handle_write_retry(ctx, p, cfg, seq, st);
 	if (stale) {
 		stat_inc(st, DALIO_STAT_RETRY_STALE);
 		return XDP_DROP;
@@ -286,33 +354,7 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 		return reply_status(p, busy ? DALIO_S_BUSY : DALIO_S_NO_REPLICA);
 	}
 	stat_inc(st, DALIO_STAT_WRITES);
-
-	snapshot_take(&old, p, 1);
-	p->dh->type = DALIO_T_WRITE;
-	p->dh->shard = bpf_htons((__u16)shard);
-	p->dh->epoch = bpf_htonl(cfg->epoch);
-	p->dh->seq = bpf_cpu_to_be64(seq);
-	p->dh->stamp = 0;
-	p->dh->origin_ip = old.saddr;
-	p->dh->origin_port = old.sport;
-	__builtin_memcpy(p->dh->origin_mac, p->eth->h_source, 6);
-	p->dh->replica = 0;
-	p->dh->status = 0;
-	p->dh->reserved = 0;
-	p->ip->saddr = old.daddr; /* copies leave from the VIP */
-	p->udp->source = old.dport;
-	csum_fix(p, &old, 1);
-
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
-		return XDP_DROP;
-	meta = (void *)(long)ctx->data_meta;
-	data = (void *)(long)ctx->data;
-	if ((void *)(meta + 1) > data)
-		return XDP_DROP;
-	meta->magic = DALIO_META_MAGIC;
-	meta->shard = shard;
-	meta->mask = need;
-	return XDP_PASS; /* tc ingress makes the copies */
+	return send_write(ctx, p, cfg, seq, need);
 }
 
 static __always_inline int handle_read(struct dalio_pkt *p, const struct dalio_shard_cfg *cfg,

@@ -77,7 +77,10 @@ struct dalio_pending {
 	__u32 acked; /* replicas whose ack has arrived */
 	__u32 need;  /* replicas that must ack (write_mask when sequenced) */
 	__u32 bucket;
-	__u32 state; /* enum dalio_slot_state */
+	__u32 state;	   /* enum dalio_slot_state */
+	__u16 payload_len; /* UDP payload bytes of the request */
+	__u16 csum;	   /* its UDP checksum with flags zeroed (0: none) */
+	__u32 pad;
 };
 
 /* dirty_map[shard * DALIO_DIRTY_BUCKETS + bucket]. A key is dirty while its
@@ -127,9 +130,10 @@ enum dalio_stat {
 	DALIO_STAT_DROP_MALFORMED,   /* truncated or garbage Dalio packets */
 	DALIO_STAT_DROP_NOT_REPLICA, /* replica-only messages from elsewhere */
 	DALIO_STAT_DROP_BAD_SHARD,   /* header shard does not match the VIP */
-	DALIO_STAT_RETRY_PENDING,    /* write retries dropped: original in flight */
+	DALIO_STAT_RETRY_PENDING,    /* write retries re-sent to unacked replicas */
 	DALIO_STAT_RETRY_REPLAYED,   /* write retries answered by a REPLAY */
 	DALIO_STAT_RETRY_STALE,	     /* retries of a request older than the last */
+	DALIO_STAT_RETRY_MISMATCH,   /* request id reused with other content */
 	DALIO_STAT_MAX
 };
 

@@ -562,13 +562,35 @@ static void test_write_retries_are_sequenced_once(void **state)
 	uint32_t meta_len;
 	struct dalio_hdr *h;
 
+	struct dalio_meta meta;
+
 	assert_int_equal(do_write(fx, "r", 7, &w), 1);
-	/* the same request again while it is pending: dropped, no new seq */
+	make_answer(&ack, &w, DALIO_T_ACK, rep_ip[0], rep_port);
+	assert_int_equal(run(fx, &ack, &out, &meta_len), XDP_DROP);
+	/* the same request again while pending: re-sent with the original seq,
+	 * only to the replicas whose ack is missing; no new seq */
 	make_request(&in, 1, "r", 7);
-	assert_int_equal(run(fx, &in, &out, &meta_len), XDP_DROP);
+	frame_dalio(&in)->flags |= htons(DALIO_F_RETRY);
+	frame_udp(&in)->check = 0;
+	frame_udp(&in)->check =
+		htons(udp_csum(frame_ip(&in), frame_udp(&in), ntohs(frame_udp(&in)->len)));
+	assert_int_equal(run(fx, &in, &out, &meta_len), XDP_PASS);
+	assert_int_equal(meta_len, sizeof(meta));
+	memcpy(&meta, out.buf + out.len, sizeof(meta));
+	assert_int_equal(meta.mask, 0x6);
+	assert_int_equal(frame_dalio(&out)->type, DALIO_T_WRITE);
+	assert_int_equal(be64toh(frame_dalio(&out)->seq), 1);
+	assert_checksums_valid(&out);
 	assert_int_equal(get_state(fx).next_seq, 2);
+	assert_int_equal(get_dirty(fx, "r").pending, 1);
 	assert_int_equal(get_stat(fx, DALIO_STAT_RETRY_PENDING), 1);
-	for (int i = 0; i < NREP; i++) {
+	/* the same request id with other content is refused */
+	make_request(&in, 1, "s", 7);
+	assert_int_equal(run(fx, &in, &out, &meta_len), XDP_TX);
+	assert_int_equal(frame_dalio(&out)->status, DALIO_S_BAD_REQUEST);
+	assert_int_equal(get_stat(fx, DALIO_STAT_RETRY_MISMATCH), 1);
+	make_request(&in, 1, "r", 7);
+	for (int i = 1; i < NREP; i++) {
 		make_answer(&ack, &w, DALIO_T_ACK, rep_ip[i], rep_port);
 		run(fx, &ack, &out, &meta_len);
 	}

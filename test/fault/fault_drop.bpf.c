@@ -16,7 +16,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #ifndef DROP_PCT
 #define DROP_PCT 40
 #endif
-#define TC_ACT_OK 0
+#define TC_ACT_OK   0
 #define TC_ACT_SHOT 2
 
 SEC("tc")
