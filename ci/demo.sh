@@ -19,9 +19,7 @@ READ_RATIO=${DEMO_READ_RATIO:-0.8}
 topo_init "dldemo$$"
 trap 'topo_down' EXIT
 echo "Bringing up the demo topology (prefix $TOPO_P)..."
-topo_up || exit 1
-topo_start_replicas || exit 1
-topo_start_agent shards.yaml || exit 1
+topo_bringup || exit 1
 sed 's/^/  /' "$TOPO_DIR/agent.log"
 
 echo

@@ -139,6 +139,23 @@ topo_start_agent() {
 	return 1
 }
 
+# topo_bringup: the whole demo topology of shards.yaml, serving. The caller
+# runs topo_init first and owns the `trap topo_down EXIT`.
+topo_bringup() {
+	topo_up && topo_start_replicas && topo_start_agent "$TOPO_ROOT/shards.yaml"
+}
+
+# topo_fault HOST OBJ: attaches a test fault injector (test/fault/) to both
+# directions of HOST's eth0. This kernel has no netem.
+topo_fault() {
+	local ns dir
+	ns=$(topo_ns "$1")
+	tc -n "$ns" qdisc add dev eth0 clsact
+	for dir in ingress egress; do
+		tc -n "$ns" filter add dev eth0 "$dir" bpf da obj "$TOPO_BUILD/bpf/$2" sec tc
+	done
+}
+
 # topo_stop_pid PID: SIGTERM, then SIGKILL after 3 s; only PIDs we started.
 topo_stop_pid() {
 	local pid=$1 i

@@ -11,16 +11,10 @@ source test/integration/lib.sh
 
 topo_init "dleo$$"
 trap 'topo_down' EXIT
-topo_up || exit 1
-topo_start_replicas || exit 1
-topo_start_agent shards.yaml || exit 1
+topo_bringup || exit 1
 
 N=${IT_INCRS:-40}
-ns=$(topo_ns cl)
-tc -n "$ns" qdisc add dev eth0 clsact
-for dir in ingress egress; do
-	tc -n "$ns" filter add dev eth0 "$dir" bpf da obj "$TOPO_BUILD/bpf/fault_drop.bpf.o" sec tc
-done
+topo_fault cl fault_drop.bpf.o
 
 echo "== $N INCRs through a link losing 40% each way"
 got=()

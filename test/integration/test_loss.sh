@@ -12,20 +12,10 @@ source test/integration/lib.sh
 
 topo_init "dlloss$$"
 trap 'topo_down' EXIT
-topo_up || exit 1
-topo_start_replicas || exit 1
-topo_start_agent shards.yaml || exit 1
+topo_bringup || exit 1
 
-lossy() { # lossy HOST: drop 10% of Dalio datagrams both ways on its eth0
-	local ns dir
-	ns=$(topo_ns "$1")
-	tc -n "$ns" qdisc add dev eth0 clsact
-	for dir in ingress egress; do
-		tc -n "$ns" filter add dev eth0 "$dir" bpf da obj "$TOPO_BUILD/bpf/fault_drop10.bpf.o" sec tc
-	done
-}
-lossy cl
-lossy r3
+topo_fault cl fault_drop10.bpf.o
+topo_fault r3 fault_drop10.bpf.o
 
 echo "== concurrent load through lossy links"
 hist="$TOPO_DIR/history.txt"

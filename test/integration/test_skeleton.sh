@@ -11,9 +11,7 @@ source test/integration/lib.sh
 
 topo_init "dlit$$"
 trap 'topo_down' EXIT
-topo_up || exit 1
-topo_start_replicas || exit 1
-topo_start_agent shards.yaml || exit 1
+topo_bringup || exit 1
 
 N=${IT_WRITES:-40}
 cli() { topo_exec cl "$TOPO_BUILD/dalio-cli" -h "$1" -p 7379 "${@:2}"; }
