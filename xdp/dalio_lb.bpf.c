@@ -266,7 +266,7 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 	struct dalio_client_key ck = {.client_id = client_id, .shard = shard};
 	struct dalio_client_entry *ce;
 	__u16 csum = request_csum(p), payload_len = (__u16)p->payload_len;
-	int busy = 0, retry = 0, stale = 0;
+	int uninit = 0, retry = 0, stale = 0;
 
 	if (!ss)
 		return XDP_DROP;
@@ -300,8 +300,10 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 		__u32 idx = shard * DALIO_RING_SIZE + (__u32)(guess & RING_MASK);
 		struct dalio_pending *slot = bpf_map_lookup_elem(&pending_ring, &idx);
 
-		if (!slot || guess == 0) /* 0: the agent has not initialised the shard */
+		if (!slot || guess == 0) { /* 0: the agent has not initialised the shard */
+			uninit = 1;
 			break;
+		}
 		bpf_spin_lock(&ss->lock);
 		/* Check-and-set of the client's last request shares the critical
 		 * section with sequencing: two copies cannot both get a seq. */
@@ -318,7 +320,6 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 		}
 		if (slot->state != DALIO_SLOT_FREE) {
 			bpf_spin_unlock(&ss->lock);
-			busy = 1;
 			break;
 		}
 		slot->state = DALIO_SLOT_PENDING;
@@ -350,8 +351,10 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 		return XDP_DROP;
 	}
 	if (!seq) {
-		stat_inc(st, busy ? DALIO_STAT_REFUSED_BUSY : DALIO_STAT_REFUSED_NOREP);
-		return reply_status(p, busy ? DALIO_S_BUSY : DALIO_S_NO_REPLICA);
+		/* Ring slot still taken, or lost the race for next_seq SEQ_RETRIES
+		 * times: retryable. Shard not initialised: no replica yet. */
+		stat_inc(st, uninit ? DALIO_STAT_REFUSED_NOREP : DALIO_STAT_REFUSED_BUSY);
+		return reply_status(p, uninit ? DALIO_S_NO_REPLICA : DALIO_S_BUSY);
 	}
 	stat_inc(st, DALIO_STAT_WRITES);
 	return send_write(ctx, p, cfg, seq, need);
