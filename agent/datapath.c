@@ -59,38 +59,35 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 /* `ip netns exec` gives a fresh /sys without bpffs: mount one if needed. */
 static int ensure_bpffs(const char *pin_path, char *err, size_t errlen)
 {
+	static const char root[] = "/sys/fs/bpf/";
 	struct statfs st;
+	char buf[256];
 
-	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC)
-		goto mkdirs;
-	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL)) {
-		set_err(err, errlen, "cannot mount bpffs on /sys/fs/bpf: %s", strerror(errno));
-		return -1;
-	}
-mkdirs:
-	if (strncmp(pin_path, "/sys/fs/bpf/", 12) != 0) {
+	if (strncmp(pin_path, root, sizeof(root) - 1) != 0) {
 		set_err(err, errlen, "pin_path %s is not under /sys/fs/bpf", pin_path);
 		return -1;
 	}
-	/* mkdir -p for each component below /sys/fs/bpf */
-	char buf[256];
-
+	if ((statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC) &&
+	    mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL)) {
+		set_err(err, errlen, "cannot mount bpffs on /sys/fs/bpf: %s", strerror(errno));
+		return -1;
+	}
+	/* mkdir -p of every component below /sys/fs/bpf, the last one included */
 	snprintf(buf, sizeof(buf), "%s", pin_path);
-	for (char *p = buf + 12; p; p = strchr(p + 1, '/')) {
-		char saved = *p;
+	for (char *p = buf + sizeof(root) - 1;; p++) {
+		char c = *p;
 
+		if (c != '/' && c != '\0')
+			continue;
 		*p = '\0';
-		if (strlen(buf) > 11 && mkdir(buf, 0700) && errno != EEXIST) {
+		if (mkdir(buf, 0700) && errno != EEXIST) {
 			set_err(err, errlen, "cannot create %s: %s", buf, strerror(errno));
 			return -1;
 		}
-		*p = saved;
+		*p = c;
+		if (!c)
+			return 0;
 	}
-	if (mkdir(buf, 0700) && errno != EEXIST) {
-		set_err(err, errlen, "cannot create %s: %s", buf, strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t errlen)
