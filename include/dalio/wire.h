@@ -35,6 +35,7 @@ enum dalio_type {
 	DALIO_T_PING = 7,	/* agent -> replica: liveness, epoch announce */
 	DALIO_T_PONG = 8,	/* replica -> agent: epoch, applied seq */
 	DALIO_T_REPLAY = 9,	/* LB -> replica: resend the reply of write seq */
+	DALIO_T_NACK = 10,	/* replica -> LB (agent): writes seq..stamp are missing */
 	DALIO_T_MAX
 };
 
