@@ -296,8 +296,9 @@ static int walk_mapping(struct ctx *c, yaml_node_t *map, const char *path, const
 
 /* ---- lb ---- */
 
-enum { LB_INTERFACE, LB_XDP_MODE, LB_PIN_PATH, LB_HEARTBEAT_MS };
-static const char *const lb_fields[] = {"interface", "xdp_mode", "pin_path", "heartbeat_ms", NULL};
+enum { LB_INTERFACE, LB_XDP_MODE, LB_PIN_PATH, LB_HEARTBEAT_MS, LB_METRICS };
+static const char *const lb_fields[] = {"interface", "xdp_mode",     "pin_path",
+					"heartbeat_ms", "metrics", NULL};
 
 static bool valid_ifname(const char *s)
 {
@@ -308,6 +309,39 @@ static bool valid_ifname(const char *s)
 		    !isprint((unsigned char)*s))
 			return false;
 	return true;
+}
+
+/* lb.metrics: "IP:PORT" to listen on (0.0.0.0 for every address), or "off". */
+static int metrics_addr(struct ctx *c, yaml_node_t *v, const char *path)
+{
+	static const char what[] = "IP:PORT (e.g. 127.0.0.1:9464) or off";
+	const char *s = scalar(c, v, path, what);
+	char buf[32], q[64];
+	unsigned long port;
+	struct in_addr a;
+	char *colon;
+
+	if (!s)
+		return -1;
+	if (strcmp(s, "off") == 0) {
+		c->cfg->metrics_ip = 0;
+		c->cfg->metrics_port = 0;
+		return 0;
+	}
+	quote_value(q, sizeof(q), s, 40);
+	colon = strrchr(s, ':');
+	if (strlen(s) >= sizeof(buf) || !colon || strchr(s, ':') != colon)
+		return fail(c, v, path, "expected %s, got '%s'", what, q);
+	memcpy(buf, s, (size_t)(colon - s));
+	buf[colon - s] = '\0';
+	if (inet_pton(AF_INET, buf, &a) != 1)
+		return fail(c, v, path, "expected an IPv4 address before ':' (%s), got '%s'", what,
+			    q);
+	if (parse_uint(colon + 1, 1, 65535, &port))
+		return fail(c, v, path, "expected a port number 1-65535 after ':', got '%s'", q);
+	c->cfg->metrics_ip = a.s_addr;
+	c->cfg->metrics_port = (uint16_t)port;
+	return 0;
 }
 
 static int lb_field(struct ctx *c, int idx, yaml_node_t *v, const char *path, void *arg)
@@ -363,6 +397,8 @@ static int lb_field(struct ctx *c, int idx, yaml_node_t *v, const char *path, vo
 			return -1;
 		cfg->heartbeat_ms = (unsigned)num;
 		return 0;
+	case LB_METRICS:
+		return metrics_addr(c, v, path);
 	}
 	return 0;
 }
@@ -661,6 +697,8 @@ static int parse_buffer(const char *buf, size_t len, const char *name, struct da
 	cfg->xdp_mode = DALIO_XDP_NATIVE;
 	snprintf(cfg->pin_path, sizeof(cfg->pin_path), "%s", DALIO_CFG_DEFAULT_PIN_PATH);
 	cfg->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+	cfg->metrics_ip = htonl(INADDR_LOOPBACK);
+	cfg->metrics_port = DALIO_CFG_DEFAULT_METRICS_PORT;
 
 	if (!yaml_parser_initialize(&parser))
 		return fail_at(&c, 1, 1, NULL, "out of memory");

@@ -13,6 +13,8 @@
 #include "dalio/lb_types.h"
 
 #define DALIO_CFG_DEFAULT_PIN_PATH "/sys/fs/bpf/dalio"
+/* lb.metrics default: the agent's HTTP endpoint (Prometheus) on loopback. */
+#define DALIO_CFG_DEFAULT_METRICS_PORT 9464
 
 enum dalio_xdp_mode { DALIO_XDP_NATIVE = 0, DALIO_XDP_SKB = 1 };
 
@@ -40,6 +42,8 @@ struct dalio_config {
 	enum dalio_xdp_mode xdp_mode; /* lb.xdp_mode: native|skb, default native */
 	char pin_path[200];	      /* lb.pin_path, default DALIO_CFG_DEFAULT_PIN_PATH */
 	unsigned heartbeat_ms;	      /* lb.heartbeat_ms, default 50 (used by a later issue) */
+	uint32_t metrics_ip;	      /* lb.metrics address (network order), default 127.0.0.1 */
+	uint16_t metrics_port;	      /* lb.metrics port (host order), default 9464; 0 = off */
 	unsigned n_shards;
 	struct dalio_shard_def shards[DALIO_MAX_SHARDS];
 };

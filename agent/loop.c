@@ -30,18 +30,46 @@ void loop_close(struct loop *l)
 	l->epfd = -1;
 }
 
+/* An epoll cookie: slot index and the slot's generation. */
+static uint64_t cookie(const struct loop *l, unsigned slot)
+{
+	return slot | (uint64_t)l->fds[slot].gen << 32;
+}
+
 int loop_add_fd(struct loop *l, int fd, loop_fd_cb cb, void *arg)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = l->n_fds};
+	struct epoll_event ev = {.events = EPOLLIN};
+	unsigned i;
 
-	if (l->n_fds == LOOP_MAX_FDS) {
+	for (i = 0; i < l->n_fds && l->fds[i].cb; i++)
+		;
+	if (i == LOOP_MAX_FDS) {
 		errno = ENOSPC;
 		return -1;
 	}
+	ev.data.u64 = cookie(l, i);
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev))
 		return -1;
-	l->fds[l->n_fds++] = (struct loop_fd){.fd = fd, .cb = cb, .arg = arg};
+	l->fds[i].fd = fd;
+	l->fds[i].cb = cb;
+	l->fds[i].arg = arg;
+	if (i == l->n_fds)
+		l->n_fds++;
 	return 0;
+}
+
+int loop_want_write(struct loop *l, int fd, int on)
+{
+	for (unsigned i = 0; i < l->n_fds; i++) {
+		struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0u)};
+
+		if (l->fds[i].fd != fd || !l->fds[i].cb)
+			continue;
+		ev.data.u64 = cookie(l, i);
+		return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+	}
+	errno = ENOENT;
+	return -1;
 }
 
 void loop_del_fd(struct loop *l, int fd)
@@ -50,9 +78,12 @@ void loop_del_fd(struct loop *l, int fd)
 		if (l->fds[i].fd != fd)
 			continue;
 		epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
-		/* Slots are epoll cookies: mark dead instead of moving others. */
+		/* Slots are epoll cookies: free this one in place (a later
+		 * loop_add_fd reuses it) and make events still queued for the
+		 * old fd stale. */
 		l->fds[i].fd = -1;
 		l->fds[i].cb = NULL;
+		l->fds[i].gen++;
 		return;
 	}
 }
@@ -105,9 +136,10 @@ int loop_run(struct loop *l)
 			return -1;
 		}
 		for (int i = 0; i < n && !l->stop; i++) {
-			struct loop_fd *f = &l->fds[evs[i].data.u32];
+			uint32_t slot = (uint32_t)evs[i].data.u64;
+			struct loop_fd *f = &l->fds[slot];
 
-			if (f->cb)
+			if (slot < l->n_fds && f->cb && f->gen == (uint32_t)(evs[i].data.u64 >> 32))
 				f->cb(f->arg, f->fd);
 		}
 	}

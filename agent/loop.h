@@ -18,6 +18,7 @@ typedef void (*loop_timer_cb)(void *arg, int64_t now_ms);
 
 struct loop_fd {
 	int fd;
+	uint32_t gen; /* bumped when the slot is freed: stale events are ignored */
 	loop_fd_cb cb;
 	void *arg;
 };
@@ -40,9 +41,12 @@ struct loop {
 int64_t loop_now_ms(void);
 int loop_init(struct loop *l);
 void loop_close(struct loop *l);
-/* Calls cb(arg, fd) whenever fd is readable. 0 or -1 (errno set). */
+/* Calls cb(arg, fd) whenever fd is readable. 0 or -1 (errno set). Slots of
+ * deleted fds are reused; an event still queued for a deleted fd is dropped. */
 int loop_add_fd(struct loop *l, int fd, loop_fd_cb cb, void *arg);
 void loop_del_fd(struct loop *l, int fd);
+/* Also calls cb when fd is writable (on != 0), or stops doing so. 0 or -1. */
+int loop_want_write(struct loop *l, int fd, int on);
 /* Calls cb(arg, now) every period_ms (first call one period from now). */
 int loop_add_timer(struct loop *l, unsigned period_ms, loop_timer_cb cb, void *arg);
 /* Runs until loop_stop(); returns 0, or -1 if epoll fails. */

@@ -68,6 +68,8 @@ static void test_example(void **state)
 	assert_int_equal(cfg.xdp_mode, DALIO_XDP_NATIVE);
 	assert_string_equal(cfg.pin_path, "/sys/fs/bpf/dalio");
 	assert_int_equal(cfg.heartbeat_ms, 50);
+	assert_int_equal(cfg.metrics_ip, ip("127.0.0.1"));
+	assert_int_equal(cfg.metrics_port, 9464);
 	assert_int_equal(cfg.n_shards, 2);
 
 	s = &cfg.shards[0];
@@ -137,6 +139,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.xdp_mode, DALIO_XDP_NATIVE);
 	assert_string_equal(cfg.pin_path, DALIO_CFG_DEFAULT_PIN_PATH);
 	assert_int_equal(cfg.heartbeat_ms, 50);
+	assert_int_equal(cfg.metrics_ip, ip("127.0.0.1"));
+	assert_int_equal(cfg.metrics_port, DALIO_CFG_DEFAULT_METRICS_PORT);
 	assert_int_equal(cfg.n_shards, 1);
 	assert_int_equal(cfg.shards[0].id, 7);
 	assert_string_equal(cfg.shards[0].name, "shard7");
@@ -164,6 +168,7 @@ static void test_all_fields(void **state)
 		 "   replicas: [1.1.1.1:1, 1.1.1.2:1, 1.1.1.3:1, 1.1.1.4:1,\n"
 		 "              1.1.1.5:1, 1.1.1.6:1, 1.1.1.7:1, 1.1.1.8:1]}\n"
 		 "lb:\n"
+		 "  metrics: 0.0.0.0:65535\n"
 		 "  heartbeat_ms: 60000\n"
 		 "  pin_path: /sys/fs/bpf/other\n"
 		 "  xdp_mode: skb\n"
@@ -173,6 +178,8 @@ static void test_all_fields(void **state)
 	assert_int_equal(cfg.xdp_mode, DALIO_XDP_SKB);
 	assert_string_equal(cfg.pin_path, "/sys/fs/bpf/other");
 	assert_int_equal(cfg.heartbeat_ms, 60000);
+	assert_int_equal(cfg.metrics_ip, 0);
+	assert_int_equal(cfg.metrics_port, 65535);
 	assert_int_equal(cfg.n_shards, 2);
 	s = &cfg.shards[0];
 	assert_int_equal(s->id, 31);
@@ -260,6 +267,18 @@ static void test_pin_path_limit(void **state)
 	assert_int_equal(strlen(cfg.pin_path), 199);
 }
 
+static void test_metrics_off(void **state)
+{
+	(void)state;
+	parse_ok("lb: {interface: lb0, metrics: off}\n"
+		 "shards: [{id: 0, vip: 10.0.0.1, port: 1, replicas: [10.0.0.2:1]}]\n");
+	assert_int_equal(cfg.metrics_port, 0);
+	parse_ok("lb: {interface: lb0, metrics: \"10.0.0.9:1\"}\n"
+		 "shards: [{id: 0, vip: 10.0.0.1, port: 1, replicas: [10.0.0.2:1]}]\n");
+	assert_int_equal(cfg.metrics_ip, ip("10.0.0.9"));
+	assert_int_equal(cfg.metrics_port, 1);
+}
+
 static void test_err_buffer(void **state)
 {
 	char small[16];
@@ -325,7 +344,7 @@ static const struct bad_case bad_cases[] = {
 	{"lb_empty", "lb:\nshards: []\n", "1:4: lb: expected a mapping, got an empty value"},
 	{"lb_unknown", "lb:\n  interface: lb0\n  xdp: native\n",
 	 "3:3: lb: unknown field 'xdp' (expected one of: interface, xdp_mode, pin_path, "
-	 "heartbeat_ms)"},
+	 "heartbeat_ms, metrics)"},
 	{"lb_duplicate", "lb:\n  interface: lb0\n  interface: lb1\n",
 	 "3:3: lb.interface: duplicate field (first given on line 2)"},
 	{"interface_missing", "lb:\n  xdp_mode: skb\nshards: []\n",
@@ -361,6 +380,19 @@ static const struct bad_case bad_cases[] = {
 	 "3:17: lb.heartbeat_ms: expected a number of milliseconds 1-60000, got '-5'"},
 	{"heartbeat_float", "lb:\n  interface: lb0\n  heartbeat_ms: 1.5\n",
 	 "3:17: lb.heartbeat_ms: expected a number of milliseconds 1-60000, got '1.5'"},
+	{"metrics_no_port", "lb:\n  interface: lb0\n  metrics: 127.0.0.1\n",
+	 "3:12: lb.metrics: expected IP:PORT (e.g. 127.0.0.1:9464) or off, got '127.0.0.1'"},
+	{"metrics_on", "lb:\n  interface: lb0\n  metrics: on\n",
+	 "3:12: lb.metrics: expected IP:PORT (e.g. 127.0.0.1:9464) or off, got 'on'"},
+	{"metrics_hostname", "lb:\n  interface: lb0\n  metrics: localhost:9464\n",
+	 "3:12: lb.metrics: expected an IPv4 address before ':' (IP:PORT (e.g. 127.0.0.1:9464) or "
+	 "off), got 'localhost:9464'"},
+	{"metrics_port_zero", "lb:\n  interface: lb0\n  metrics: 127.0.0.1:0\n",
+	 "3:12: lb.metrics: expected a port number 1-65535 after ':', got '127.0.0.1:0'"},
+	{"metrics_ipv6", "lb:\n  interface: lb0\n  metrics: \"[::1]:9464\"\n",
+	 "3:12: lb.metrics: expected IP:PORT (e.g. 127.0.0.1:9464) or off, got '[::1]:9464'"},
+	{"metrics_empty", "lb:\n  interface: lb0\n  metrics:\n",
+	 "3:11: lb.metrics: expected IP:PORT (e.g. 127.0.0.1:9464) or off, got an empty value"},
 	/* shards list */
 	{"shards_empty_list", LB1 "  []\n", "3:3: shards: at least one shard is needed (1-32)"},
 	{"shards_empty", LB1, "2:8: shards: expected a sequence of shards, got an empty value"},
@@ -502,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),    cmocka_unit_test(test_all_fields),
 		cmocka_unit_test(test_shard_count), cmocka_unit_test(test_files),
 		cmocka_unit_test(test_err_buffer),  cmocka_unit_test(test_pin_path_limit),
+		cmocka_unit_test(test_metrics_off),
 	};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	size_t nbad = sizeof(bad_cases) / sizeof(bad_cases[0]), i;
