@@ -51,6 +51,9 @@ struct agent {
 	struct datapath_maps maps;
 	struct loop loop;
 	int keep_maps;
+	int state_fd;		 /* pinned agent_state map (agent_state.h), -1 if none */
+	int handover;		 /* SIGUSR2: exit leaving the data path serving */
+	struct metrics *metrics; /* HTTP endpoint (metrics.h), NULL when off */
 	/* Indexed like cfg.shards (position in the file, not shard id). */
 	struct shard_rt shards[DALIO_MAX_SHARDS];
 };

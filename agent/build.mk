@@ -1,7 +1,9 @@
-# dalio-agent, the LB's control plane, and its configuration parser's test.
+# dalio-agent, the LB's control plane, dalio-ctl, and their unit tests.
 AGENT_CONFIG_SRCS := agent/config.c
-AGENT_SRCS := agent/main.c agent/loop.c agent/datapath.c agent/probe.c agent/shardmap.c agent/log.c \
-	$(AGENT_CONFIG_SRCS)
+# Shared by the agent and dalio-ctl: map snapshots, saved agent state, formatting.
+AGENT_VIEW_SRCS := agent/lbstate.c agent/agent_state.c agent/metrics_fmt.c agent/log.c
+AGENT_SRCS := agent/main.c agent/loop.c agent/datapath.c agent/probe.c agent/shardmap.c \
+	agent/adopt.c agent/metrics.c $(AGENT_VIEW_SRCS) $(AGENT_CONFIG_SRCS)
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)
 
 # The datapath includes the generated skeletons.
@@ -11,8 +13,27 @@ $(BUILD)/dalio-agent: $(AGENT_OBJS) $(COMMON_OBJS)
 	$(CC) $(USER_CFLAGS) $^ -o $@ $(LIBBPF_LIBS) -lyaml
 PROGRAMS += $(BUILD)/dalio-agent
 
+CTL_SRCS := agent/ctl.c $(AGENT_VIEW_SRCS) $(AGENT_CONFIG_SRCS)
+$(BUILD)/dalio-ctl: $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
+	$(CC) $(USER_CFLAGS) $^ -o $@ $(LIBBPF_LIBS) -lyaml
+PROGRAMS += $(BUILD)/dalio-ctl
+
 $(BUILD)/san/test/unit/test_config.o: USER_CFLAGS += -Iagent
 $(BUILD)/test_config: $(BUILD)/san/test/unit/test_config.o \
 		$(AGENT_CONFIG_SRCS:%.c=$(BUILD)/san/%.o) $(COMMON_SAN_OBJS)
 	$(CC) $(SAN_FLAGS) $^ -o $@ -lcmocka -lyaml
 UNIT_TESTS += $(BUILD)/test_config
+
+# Metrics and status formatting on fake state (no BPF needed at run time).
+$(BUILD)/san/test/unit/test_metrics.o: USER_CFLAGS += -Iagent
+$(BUILD)/test_metrics: $(BUILD)/san/test/unit/test_metrics.o \
+		$(BUILD)/san/agent/metrics_fmt.o $(BUILD)/san/agent/agent_state.o \
+		$(BUILD)/san/agent/log.o $(AGENT_CONFIG_SRCS:%.c=$(BUILD)/san/%.o)
+	$(CC) $(SAN_FLAGS) $^ -o $@ -lcmocka -lyaml $(LIBBPF_LIBS)
+UNIT_TESTS += $(BUILD)/test_metrics
+
+# The event loop: fd slot reuse, stale events, timers.
+$(BUILD)/san/test/unit/test_loop.o: USER_CFLAGS += -Iagent
+$(BUILD)/test_loop: $(BUILD)/san/test/unit/test_loop.o $(BUILD)/san/agent/loop.o
+	$(CC) $(SAN_FLAGS) $^ -o $@ -lcmocka
+UNIT_TESTS += $(BUILD)/test_loop

@@ -297,8 +297,8 @@ static int walk_mapping(struct ctx *c, yaml_node_t *map, const char *path, const
 /* ---- lb ---- */
 
 enum { LB_INTERFACE, LB_XDP_MODE, LB_PIN_PATH, LB_HEARTBEAT_MS, LB_METRICS };
-static const char *const lb_fields[] = {"interface", "xdp_mode",     "pin_path",
-					"heartbeat_ms", "metrics", NULL};
+static const char *const lb_fields[] = {"interface",	"xdp_mode", "pin_path",
+					"heartbeat_ms", "metrics",  NULL};
 
 static bool valid_ifname(const char *s)
 {

@@ -5,6 +5,13 @@
  * kernel refuses its multi-program dispatcher); tc through libbpf's clsact
  * helpers. Both objects pin their maps by name in one directory, so they share
  * them and a restarted agent finds them again.
+ *
+ * Restart (even after SIGKILL): XDP and tc stay attached and keep serving
+ * with their maps. A new agent takes the maps of the dalio_lb program it
+ * finds attached (re-pinning them if the pins are gone or stale), loads its
+ * own programs on them, and swaps them in atomically (tc filter replace,
+ * XDP_FLAGS_REPLACE of the old program), so no packet is handled without a
+ * program. docs/operations.md.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -16,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
+#include <linux/if_link.h>
 #include <linux/magic.h>
 
 #include <bpf/bpf.h>
@@ -23,6 +31,7 @@
 #include <xdp/libxdp.h>
 
 #include "datapath.h"
+#include "log.h"
 #include "dalio_lb.skel.h"
 #include "dalio_fanout.skel.h"
 
@@ -40,12 +49,17 @@ struct datapath {
 	int xdp_attached;
 	int tc_attached;
 	int tc_hook_created;
+	int adopted;	  /* found a running data path or pinned maps */
+	__u32 old_xdp_id; /* the running dalio_lb, replaced on attach */
+	int old_xdp_legacy;
 };
 
 static const char *const pinned_maps[] = {
-	"vip_map",   "replica_map", "shard_state", "pending_ring",
-	"dirty_map", "stats_map",   "rr_map",	   "client_map",
+	"vip_map",   "replica_map", "shard_state", "pending_ring", "dirty_map",
+	"stats_map", "rr_map",	    "client_map",  "agent_state",
 };
+
+#define XDP_PROG_NAME "dalio_lb"
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -90,6 +104,139 @@ static int ensure_bpffs(const char *pin_path, char *err, size_t errlen)
 	}
 }
 
+/*
+ * Finds a dalio_lb program attached to the interface (a previous agent's).
+ * Another XDP program there is an error, so is dalio_lb in another mode.
+ */
+static int find_running(struct datapath *dp, char *err, size_t errlen)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(dp->ifindex);
+	struct xdp_program *p = NULL;
+	enum xdp_attach_mode mode;
+	int rc = 0;
+
+	if (libxdp_get_error(mp) || !mp)
+		return 0; /* nothing attached */
+	mode = xdp_multiprog__attach_mode(mp);
+	dp->old_xdp_legacy = xdp_multiprog__is_legacy(mp);
+	if (dp->old_xdp_legacy) {
+		p = xdp_multiprog__main_prog(mp);
+	} else {
+		while ((p = xdp_multiprog__next_prog(p, mp)))
+			if (strcmp(xdp_program__name(p), XDP_PROG_NAME) == 0)
+				break;
+	}
+	if (!p || strcmp(xdp_program__name(p), XDP_PROG_NAME) != 0) {
+		set_err(err, errlen,
+			"%s already runs another XDP program (%s, id %u): refusing to replace it",
+			dp->ifname, p ? xdp_program__name(p) : "dispatcher",
+			p ? xdp_program__id(p) : 0);
+		rc = -1;
+	} else if (mode != dp->mode) {
+		set_err(err, errlen,
+			"%s runs dalio_lb in %s mode but the configuration says %s: stop the "
+			"running data path first (SIGTERM to the agent, or ip link set %s xdp off)",
+			dp->ifname, mode == XDP_MODE_SKB ? "skb" : "native",
+			dp->mode == XDP_MODE_SKB ? "skb" : "native", dp->ifname);
+		rc = -1;
+	} else {
+		dp->old_xdp_id = xdp_program__id(p);
+	}
+	xdp_multiprog__close(mp);
+	return rc;
+}
+
+/* Map `name` of both objects (NULL if the object has none). */
+static struct bpf_map *obj_map(struct bpf_object *obj, const char *name)
+{
+	return bpf_object__find_map_by_name(obj, name);
+}
+
+/*
+ * Makes both objects use the maps of the running program `id`: the live state.
+ * A pin that is missing (e.g. the old agent's private bpffs died with it) is
+ * made again by libbpf at load; a pin of another map (stale) is removed first.
+ */
+static int adopt_running_maps(struct datapath *dp, __u32 id, char *err, size_t errlen)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info), ids[64], n;
+	int pfd = bpf_prog_get_fd_by_id(id), rc = -1;
+
+	if (pfd < 0) {
+		set_err(err, errlen, "cannot open the running XDP program (id %u): %s", id,
+			strerror(errno));
+		return -1;
+	}
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(pfd, &info, &len)) {
+		set_err(err, errlen, "cannot read the running XDP program's maps: %s",
+			strerror(errno));
+		goto out;
+	}
+	n = info.nr_map_ids < sizeof(ids) / sizeof(ids[0]) ? info.nr_map_ids
+							   : sizeof(ids) / sizeof(ids[0]);
+	for (__u32 i = 0; i < n; i++) {
+		struct bpf_map_info mi;
+		__u32 mlen = sizeof(mi);
+		int mfd = bpf_map_get_fd_by_id(ids[i]);
+		struct bpf_map *lm, *fm;
+		char path[512];
+		int pin;
+
+		if (mfd < 0)
+			continue;
+		memset(&mi, 0, sizeof(mi));
+		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) ||
+		    !(lm = obj_map(dp->lb->obj, mi.name))) {
+			close(mfd);
+			continue;
+		}
+		if (bpf_map__type(lm) != mi.type || bpf_map__key_size(lm) != mi.key_size ||
+		    bpf_map__value_size(lm) != mi.value_size ||
+		    bpf_map__max_entries(lm) != mi.max_entries) {
+			set_err(err, errlen,
+				"the running data path's map %s has another layout than this "
+				"agent's "
+				"(value %u bytes, expected %u): an upgrade across map layouts "
+				"needs "
+				"a stop (SIGTERM) and a fresh start",
+				mi.name, mi.value_size, bpf_map__value_size(lm));
+			close(mfd);
+			goto out;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, mi.name);
+		pin = bpf_obj_get(path);
+		if (pin >= 0) {
+			struct bpf_map_info pi;
+			__u32 plen = sizeof(pi);
+
+			memset(&pi, 0, sizeof(pi));
+			if (bpf_obj_get_info_by_fd(pin, &pi, &plen) == 0 && pi.id != mi.id) {
+				log_warn("%s is not the running program's map: re-pinning the live "
+					 "one",
+					 path);
+				unlink(path);
+			}
+			close(pin);
+		}
+		fm = obj_map(dp->fanout->obj, mi.name);
+		if (bpf_map__reuse_fd(lm, mfd) || (fm && bpf_map__reuse_fd(fm, mfd))) {
+			set_err(err, errlen, "cannot re-adopt map %s: %s", mi.name,
+				strerror(errno));
+			close(mfd);
+			goto out;
+		}
+		close(mfd);
+	}
+	rc = 0;
+out:
+	close(pfd);
+	return rc;
+}
+
 struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t errlen)
 {
 	struct datapath *dp = calloc(1, sizeof(*dp));
@@ -110,6 +257,14 @@ struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t
 	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s/%s", cfg->pin_path, cfg->interface);
 	if (ensure_bpffs(dp->pin_dir, err, errlen))
 		goto fail;
+	if (find_running(dp, err, errlen))
+		goto fail;
+	{
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/shard_state", dp->pin_dir);
+		dp->adopted = dp->old_xdp_id || access(path, F_OK) == 0;
+	}
 
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = dp->pin_dir);
 	dp->lb = dalio_lb__open_opts(&opts);
@@ -118,6 +273,8 @@ struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t
 		set_err(err, errlen, "cannot open the BPF objects: %s", strerror(errno));
 		goto fail;
 	}
+	if (dp->old_xdp_id && adopt_running_maps(dp, dp->old_xdp_id, err, errlen))
+		goto fail;
 	rc = dalio_lb__load(dp->lb);
 	if (!rc)
 		rc = dalio_fanout__load(dp->fanout);
@@ -140,8 +297,11 @@ int datapath_attach(struct datapath *dp, char *err, size_t errlen)
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = TC_HANDLE, .priority = TC_PRIORITY,
 		    .prog_fd = bpf_program__fd(dp->fanout->progs.dalio_fanout),
 		    .flags = BPF_TC_F_REPLACE);
-	int rc = bpf_tc_hook_create(&hook);
+	int rc;
 
+	libbpf_quiet = 1; /* the clsact of a running data path exists: EEXIST */
+	rc = bpf_tc_hook_create(&hook);
+	libbpf_quiet = 0;
 	if (rc && rc != -EEXIST) {
 		set_err(err, errlen, "cannot create clsact on %s: %s", dp->ifname, strerror(-rc));
 		return -1;
@@ -155,12 +315,48 @@ int datapath_attach(struct datapath *dp, char *err, size_t errlen)
 	}
 	dp->tc_attached = 1;
 
+	if (dp->old_xdp_id && !dp->old_xdp_legacy) {
+		/* Inside libxdp's dispatcher: there is no atomic swap of one
+		 * component, so keep the running program (same maps). */
+		dp->xdp = xdp_program__from_id(dp->old_xdp_id);
+		rc = libxdp_get_error(dp->xdp);
+		if (rc) {
+			dp->xdp = NULL;
+			set_err(err, errlen, "libxdp cannot open the running XDP program: %s",
+				strerror(-rc));
+			return -1;
+		}
+		dp->xdp_attached = 1;
+		return 0;
+	}
 	dp->xdp = xdp_program__from_fd(bpf_program__fd(dp->lb->progs.dalio_lb));
 	rc = libxdp_get_error(dp->xdp);
 	if (rc) {
 		dp->xdp = NULL;
 		set_err(err, errlen, "libxdp cannot wrap the XDP program: %s", strerror(-rc));
 		return -1;
+	}
+	if (dp->old_xdp_id) {
+		/* libxdp has no replace for a single program: swap it atomically
+		 * with the kernel's XDP_FLAGS_REPLACE, which fails if the running
+		 * program is no longer the one found at load. */
+		int old_fd = bpf_prog_get_fd_by_id(dp->old_xdp_id);
+		LIBBPF_OPTS(bpf_xdp_attach_opts, xo, .old_prog_fd = old_fd);
+		__u32 flags = XDP_FLAGS_REPLACE |
+			      (dp->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+
+		rc = old_fd < 0 ? -errno
+				: bpf_xdp_attach(dp->ifindex, xdp_program__fd(dp->xdp), flags, &xo);
+		if (old_fd >= 0)
+			close(old_fd);
+		if (rc) {
+			set_err(err, errlen,
+				"cannot replace the running XDP program (id %u) on %s: %s",
+				dp->old_xdp_id, dp->ifname, strerror(-rc));
+			return -1;
+		}
+		dp->xdp_attached = 1;
+		return 0;
 	}
 	libbpf_quiet = 1;
 	rc = xdp_program__attach(dp->xdp, dp->ifindex, dp->mode, 0);
@@ -185,6 +381,25 @@ void datapath_maps(const struct datapath *dp, struct datapath_maps *out)
 	out->pending_ring = bpf_map__fd(dp->lb->maps.pending_ring);
 	out->dirty_map = bpf_map__fd(dp->lb->maps.dirty_map);
 	out->stats_map = bpf_map__fd(dp->lb->maps.stats_map);
+}
+
+int datapath_adopted(const struct datapath *dp)
+{
+	return dp && dp->adopted;
+}
+
+unsigned datapath_replaced_xdp_id(const struct datapath *dp)
+{
+	return dp ? dp->old_xdp_id : 0;
+}
+
+void datapath_release(struct datapath *dp)
+{
+	if (!dp)
+		return;
+	dp->xdp_attached = 0;
+	dp->tc_attached = 0;
+	datapath_destroy(dp, 0);
 }
 
 void datapath_destroy(struct datapath *dp, int unpin)

@@ -16,6 +16,13 @@ struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t
 int datapath_attach(struct datapath *dp, char *err, size_t errlen);
 /* Detaches what was attached, unpins the maps (if unpin), frees dp. */
 void datapath_destroy(struct datapath *dp, int unpin);
+/* Frees dp but leaves the programs attached and the maps pinned: the data
+ * path keeps serving for the next agent (hand-over, or a failed restart). */
+void datapath_release(struct datapath *dp);
+/* Non-zero if datapath_load found a running data path or pinned maps. */
+int datapath_adopted(const struct datapath *dp);
+/* Id of the running dalio_lb that datapath_attach replaces (0: none). */
+unsigned datapath_replaced_xdp_id(const struct datapath *dp);
 
 /* Non-zero while libbpf's expected complaints are to be hidden (main.c). */
 extern int libbpf_quiet;

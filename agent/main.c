@@ -20,15 +20,21 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "adopt.h"
 #include "agent.h"
+#include "agent_state.h"
 #include "config.h"
 #include "datapath.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "probe.h"
 #include "shardmap.h"
 
 #define DEFAULT_WAIT_S 10
+/* Exit status after SIGUSR2: the data path was left serving for the next
+ * agent (dalio-agent.service restarts on it). */
+#define EXIT_HANDOVER 75
 
 static void usage(FILE *out)
 {
@@ -48,6 +54,9 @@ static void usage(FILE *out)
 		"\n"
 		"Each shard's VIP must be assigned to this host (ip addr add VIP/32 dev IF).\n"
 		"Stop with SIGINT or SIGTERM: the programs are detached and the maps unpinned.\n"
+		"SIGUSR2 exits (status 75) leaving the data path serving; a new agent, like one\n"
+		"restarted after SIGKILL or a crash, re-adopts the running programs and maps\n"
+		"without a gap in traffic. Metrics: GET /metrics on lb.metrics.\n"
 		"See docs/configuration.md and docs/operations.md.\n",
 		DEFAULT_WAIT_S);
 }
@@ -77,8 +86,10 @@ static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap
 
 /* Finds the replicas, opens a new epoch on them, programs the shard. */
 static int bring_up_shard(const struct dalio_config *cfg, const struct dalio_shard_def *s,
-			  const struct datapath_maps *maps, int wait_ms)
+			  const struct datapath_maps *maps, int wait_ms, struct shard_rt *rt)
 {
+	struct adopt_info ad;
+	int adopted;
 	struct replica_probe probes[DALIO_MAX_REPLICAS];
 	struct dalio_vip_key vk = {.vip = s->vip, .port = htons(s->port)};
 	struct dalio_shard_cfg old;
@@ -98,7 +109,17 @@ static int bring_up_shard(const struct dalio_config *cfg, const struct dalio_sha
 			epoch = probes[i].epoch;
 	if (bpf_map_lookup_elem(maps->vip_map, &vk, &old) == 0 && old.epoch > epoch)
 		epoch = old.epoch;
-	epoch++;
+	/* Live state in the maps (restart): keep its epoch, sets and sequencer. */
+	adopted = adopt_lookup(maps, s, probes, &ad);
+	if (adopted < 0) {
+		log_error("shard %u: cannot read the BPF maps: %s", s->id, strerror(errno));
+		return -1;
+	}
+	if (!adopted && ad.found)
+		log_warn("shard %u (%s): not re-adopting the state in the maps: %s; new epoch",
+			 s->id, s->name, ad.why);
+	if (!adopted)
+		epoch++;
 	/* Announce the new epoch: replicas refuse anything older from now on. */
 	if (n > 0) {
 		struct replica_probe first[DALIO_MAX_REPLICAS];
@@ -118,19 +139,31 @@ static int bring_up_shard(const struct dalio_config *cfg, const struct dalio_sha
 		probes[i].have_mac =
 			probes[i].answered &&
 			neigh_lookup(s->replicas[i].ip, cfg->interface, probes[i].mac) == 0;
-	n = shard_plan(s, probes, epoch, &plan);
+	n = adopted ? adopt_plan(s, probes, &ad, &plan) : shard_plan(s, probes, epoch, &plan);
 	if (shard_install(maps, s, probes, &plan, err, sizeof(err))) {
 		log_error("%s", err);
 		return -1;
 	}
+	agent_state_note_plan(rt, s, probes, &plan, loop_now_ms());
+	if (adopted)
+		log_info("shard %u (%s): re-adopted the live data path: epoch %u kept, next seq "
+			 "%llu, %u write(s) in flight",
+			 s->id, s->name, epoch, (unsigned long long)ad.next_seq, ad.in_flight);
 	if (n == 0)
 		log_warn("shard %u (%s): no usable replica: requests are answered NO_REPLICA",
 			 s->id, s->name);
 	log_info("shard %u (%s) on %s:%u, %s mode, epoch %u, next seq %llu: %d of %u replicas in "
 		 "sync",
 		 s->id, s->name, vip, s->port, s->mode == DALIO_MODE_VR ? "vr" : "pb", epoch,
-		 (unsigned long long)plan.applied + 1, n, s->n_replicas);
+		 (unsigned long long)(adopted ? ad.next_seq : plan.applied + 1), n, s->n_replicas);
 	return 0;
+}
+
+static void save_state(void *arg, int64_t now_ms)
+{
+	(void)now_ms;
+	if (agent_state_save(arg))
+		log_warn("cannot save the agent state: %s", strerror(errno));
 }
 
 static void on_signal(void *arg, int fd)
@@ -142,6 +175,12 @@ static void on_signal(void *arg, int fd)
 		return;
 	if (si.ssi_signo == SIGHUP) {
 		log_warn("SIGHUP: live reconfiguration is not supported yet; restart the agent");
+		return;
+	}
+	if (si.ssi_signo == SIGUSR2) {
+		log_info("SIGUSR2: exiting, leaving the data path serving for the next agent");
+		a->handover = 1;
+		loop_stop(&a->loop);
 		return;
 	}
 	log_info("%s: detaching", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
@@ -220,6 +259,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0 || loop_init(&a.loop) || loop_add_fd(&a.loop, sfd, on_signal, &a)) {
@@ -228,17 +268,40 @@ int main(int argc, char **argv)
 	}
 
 	rc = 1;
+	a.state_fd = -1;
+	/* Before touching the data path: a busy metrics port fails the start. */
+	if (metrics_start(&a, err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
+	}
 	a.dp = datapath_load(&a.cfg, err, sizeof(err));
 	if (!a.dp) {
 		log_error("%s", err);
 		return 1;
 	}
 	datapath_maps(a.dp, &a.maps);
+	if (agent_state_open(&a, err, sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (datapath_adopted(a.dp))
+		log_info("found a running data path in %s/%s: re-adopting it (%d shard(s) with "
+			 "saved "
+			 "agent state)",
+			 a.cfg.pin_path, a.cfg.interface, agent_state_load(&a));
 	for (unsigned i = 0; i < a.cfg.n_shards; i++)
-		if (bring_up_shard(&a.cfg, &a.cfg.shards[i], &a.maps, wait_s * 1000))
+		if (bring_up_shard(&a.cfg, &a.cfg.shards[i], &a.maps, wait_s * 1000, &a.shards[i]))
 			goto out;
 	if (datapath_attach(a.dp, err, sizeof(err))) {
 		log_error("%s", err);
+		goto out;
+	}
+	if (datapath_replaced_xdp_id(a.dp))
+		log_info("replaced the running XDP program (id %u) and tc filter in place",
+			 datapath_replaced_xdp_id(a.dp));
+	agent_state_save(&a);
+	if (loop_add_timer(&a.loop, 1000, save_state, &a)) {
+		log_error("cannot add a timer: %s", strerror(errno));
 		goto out;
 	}
 	log_info("serving %u shard(s) on %s (%s XDP); pinned maps in %s/%s", a.cfg.n_shards,
@@ -248,9 +311,19 @@ int main(int argc, char **argv)
 		log_error("event loop: %s", strerror(errno));
 		goto out;
 	}
-	rc = 0;
+	rc = a.handover ? EXIT_HANDOVER : 0;
 out:
-	datapath_destroy(a.dp, !a.keep_maps);
+	agent_state_save(&a);
+	agent_state_close(&a);
+	metrics_stop(&a);
+	if (a.handover || (rc && datapath_adopted(a.dp))) {
+		/* Hand-over, or a failed restart: the data path keeps serving. */
+		if (rc && !a.handover)
+			log_warn("leaving the running data path attached and its maps pinned");
+		datapath_release(a.dp);
+	} else {
+		datapath_destroy(a.dp, !a.keep_maps);
+	}
 	loop_close(&a.loop);
 	close(sfd);
 	return rc;

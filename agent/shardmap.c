@@ -75,16 +75,24 @@ int shard_install(const struct datapath_maps *m, const struct dalio_shard_def *s
 		if (bpf_map_update_elem(m->replica_map, &idx, &r, BPF_ANY))
 			goto fail;
 	}
-	/* Re-adopted maps keep their sequencer unless the replicas are ahead. */
+	/*
+	 * Re-adopted maps keep their sequencer unless the replicas are ahead.
+	 * User space cannot read-modify-write the value under the lock, so write
+	 * only when something must be raised: a live sequencer (adopt.c) never
+	 * needs it, and a write-back would undo the data path's updates since the
+	 * lookup.
+	 */
 	memset(&st, 0, sizeof(st));
 	if (bpf_map_lookup_elem_flags(m->shard_state, &key, &st, BPF_F_LOCK))
 		goto fail;
-	if (st.next_seq < plan->applied + 1)
-		st.next_seq = plan->applied + 1;
-	if (st.max_completed < plan->applied)
-		st.max_completed = plan->applied;
-	if (bpf_map_update_elem(m->shard_state, &key, &st, BPF_F_LOCK))
-		goto fail;
+	if (st.next_seq < plan->applied + 1 || st.max_completed < plan->applied) {
+		if (st.next_seq < plan->applied + 1)
+			st.next_seq = plan->applied + 1;
+		if (st.max_completed < plan->applied)
+			st.max_completed = plan->applied;
+		if (bpf_map_update_elem(m->shard_state, &key, &st, BPF_F_LOCK))
+			goto fail;
+	}
 	if (bpf_map_update_elem(m->vip_map, &vk, &cfg, BPF_ANY))
 		goto fail;
 	return 0;

@@ -11,6 +11,11 @@
 # This matches shards.yaml. Every namespace name starts with a prefix unique to
 # the run; topo_down kills only the PIDs started here and deletes the namespaces.
 # Traffic stays inside these namespaces.
+#
+# The agent runs in the LB's network namespace through nsenter, not `ip netns
+# exec`: the latter gives it a private /sys whose bpffs (and the agent's pins)
+# die with the process, so a restarted agent could not find them. It pins under
+# a directory of its own per run (TOPO_PIN), which topo_down removes.
 
 TOPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOPO_BUILD=${TOPO_BUILD:-$TOPO_ROOT/build}
@@ -25,6 +30,7 @@ TOPO_NS=()
 topo_init() {
 	TOPO_P=${1:-dl$$}
 	TOPO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dalio-$TOPO_P.XXXXXX")
+	TOPO_PIN=/sys/fs/bpf/dalio-$TOPO_P
 }
 
 topo_ns() { echo "$TOPO_P-$1"; }
@@ -117,26 +123,54 @@ topo_start_replicas() {
 	done
 }
 
-# topo_start_agent CONFIG: runs dalio-agent in the LB namespace and waits until
-# it says it is serving (bounded).
+# topo_lb_exec CMD...: CMD in the LB's network namespace, with the host's
+# mounts (bpffs included).
+topo_lb_exec() { nsenter --net="/run/netns/$(topo_ns lb)" "$@"; }
+
+# topo_agent_config CONFIG: writes $TOPO_DIR/agent.yaml, CONFIG with lb.pin_path
+# set to this run's TOPO_PIN, and prints its path.
+topo_agent_config() {
+	local out="$TOPO_DIR/agent.yaml"
+	if grep -qE '^[[:space:]]+pin_path:' "$1"; then
+		sed -E "s|^([[:space:]]+)pin_path:.*|\1pin_path: $TOPO_PIN|" "$1" >"$out"
+	else
+		sed -E "s|^lb:[[:space:]]*\$|lb:\n  pin_path: $TOPO_PIN|" "$1" >"$out"
+	fi
+	echo "$out"
+}
+
+# topo_start_agent CONFIG [LOG]: runs dalio-agent in the LB namespace (log in
+# $TOPO_DIR/LOG, default agent.log) and waits until it says it is serving
+# (bounded). TOPO_PID_agent is its PID.
 topo_start_agent() {
-	local config=$1 i
-	topo_bg agent "$TOPO_DIR/agent.log" \
-		ip netns exec "$(topo_ns lb)" "$TOPO_BUILD/dalio-agent" --config "$config" --wait 10
+	local config log=$TOPO_DIR/${2:-agent.log} i
+	config=$(topo_agent_config "$1")
+	# nsenter execs the agent: the PID is the agent's own.
+	topo_bg agent "$log" nsenter --net="/run/netns/$(topo_ns lb)" "$TOPO_BUILD/dalio-agent" \
+		--config "$config" --wait 10
 	for i in $(seq 1 150); do
-		if grep -q "serving" "$TOPO_DIR/agent.log"; then
+		if grep -q "serving" "$log"; then
 			return 0
 		fi
 		if ! kill -0 "$TOPO_PID_agent" 2>/dev/null; then
 			topo_log "dalio-agent exited:"
-			cat "$TOPO_DIR/agent.log" >&2
+			cat "$log" >&2
 			return 1
 		fi
 		sleep 0.1
 	done
 	topo_log "dalio-agent did not come up:"
-	cat "$TOPO_DIR/agent.log" >&2
+	cat "$log" >&2
 	return 1
+}
+
+# topo_forget_pid PID: PID is gone (killed and reaped here): never signal it again.
+topo_forget_pid() {
+	local i
+	for i in "${!TOPO_PIDS[@]}"; do
+		[ "${TOPO_PIDS[$i]}" == "$1" ] && unset 'TOPO_PIDS[i]'
+	done
+	TOPO_PIDS=("${TOPO_PIDS[@]}")
 }
 
 # topo_bringup: the whole demo topology of shards.yaml, serving. The caller
@@ -180,6 +214,10 @@ topo_down() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	TOPO_NS=()
+	# This run's pins (maps of an agent that was killed, or never unpinned).
+	case "${TOPO_PIN:-}" in
+	/sys/fs/bpf/dalio-?*) rm -rf "$TOPO_PIN" ;;
+	esac
 	if [ -n "${TOPO_KEEP_LOGS:-}" ]; then
 		topo_log "logs kept in $TOPO_DIR"
 	else
