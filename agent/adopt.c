@@ -37,9 +37,18 @@ int adopt_lookup(const struct datapath_maps *m, const struct dalio_shard_def *s,
 
 		if (bpf_map_lookup_elem(m->replica_map, &idx, &r))
 			return -1;
-		ad->same_replicas = r.ip == s->replicas[i].ip && r.port == htons(s->replicas[i].port);
+		ad->same_replicas =
+			r.ip == s->replicas[i].ip && r.port == htons(s->replicas[i].port);
 	}
+	return adopt_decide(s, probes, ad);
+}
 
+int adopt_decide(const struct dalio_shard_def *s, const struct replica_probe *probes,
+		 struct adopt_info *ad)
+{
+	ad->why = NULL;
+	if (!ad->found)
+		return 0;
 	if (ad->cfg.shard != s->id) {
 		ad->why = "the VIP served another shard id";
 		return 0;
@@ -80,9 +89,10 @@ int adopt_plan(const struct dalio_shard_def *s, const struct replica_probe *prob
 		uint32_t bit = 1u << i;
 
 		if (!(ad->cfg.write_mask & bit)) {
-			log_warn("shard %u: replica %s was out of the write set before the restart: "
-				 "left out",
-				 s->id, addr);
+			log_warn(
+				"shard %u: replica %s was out of the write set before the restart: "
+				"left out",
+				s->id, addr);
 			continue;
 		}
 		if (!probes[i].answered) {
@@ -94,10 +104,11 @@ int adopt_plan(const struct dalio_shard_def *s, const struct replica_probe *prob
 			continue;
 		}
 		if (probes[i].applied < ad->max_completed) {
-			log_warn("shard %u: replica %s lost completed writes (applied %llu < %llu): "
-				 "left out",
-				 s->id, addr, (unsigned long long)probes[i].applied,
-				 (unsigned long long)ad->max_completed);
+			log_warn(
+				"shard %u: replica %s lost completed writes (applied %llu < %llu): "
+				"left out",
+				s->id, addr, (unsigned long long)probes[i].applied,
+				(unsigned long long)ad->max_completed);
 			continue;
 		}
 		plan->write_mask |= bit;

@@ -39,6 +39,11 @@ struct adopt_info {
 int adopt_lookup(const struct datapath_maps *m, const struct dalio_shard_def *s,
 		 const struct replica_probe *probes, struct adopt_info *ad);
 
+/* The decision of adopt_lookup() on what it read into ad (ad->why set when
+ * found but not re-adopted). */
+int adopt_decide(const struct dalio_shard_def *s, const struct replica_probe *probes,
+		 struct adopt_info *ad);
+
 /*
  * The plan for a re-adopted shard: its epoch, and its write and read sets
  * less the replicas that did not answer, have no neighbour entry, or lost

@@ -22,8 +22,8 @@ static int64_t mono_ms(void)
 const char *agent_state_name(unsigned state)
 {
 	static const char *const names[] = {
-		[REPLICA_JOINING] = "joining",	 [REPLICA_CATCHING_UP] = "catching_up",
-		[REPLICA_IN_SYNC] = "in_sync",	 [REPLICA_SUSPECTED] = "suspected",
+		[REPLICA_JOINING] = "joining", [REPLICA_CATCHING_UP] = "catching_up",
+		[REPLICA_IN_SYNC] = "in_sync", [REPLICA_SUSPECTED] = "suspected",
 		[REPLICA_FAILED] = "failed",
 	};
 

@@ -37,3 +37,10 @@ $(BUILD)/san/test/unit/test_loop.o: USER_CFLAGS += -Iagent
 $(BUILD)/test_loop: $(BUILD)/san/test/unit/test_loop.o $(BUILD)/san/agent/loop.o
 	$(CC) $(SAN_FLAGS) $^ -o $@ -lcmocka
 UNIT_TESTS += $(BUILD)/test_loop
+
+# Re-adoption decisions after a restart (pure: no maps).
+$(BUILD)/san/test/unit/test_adopt.o: USER_CFLAGS += -Iagent
+$(BUILD)/test_adopt: $(BUILD)/san/test/unit/test_adopt.o $(BUILD)/san/agent/adopt.o \
+		$(BUILD)/san/agent/log.o $(AGENT_CONFIG_SRCS:%.c=$(BUILD)/san/%.o)
+	$(CC) $(SAN_FLAGS) $^ -o $@ -lcmocka -lyaml $(LIBBPF_LIBS)
+UNIT_TESTS += $(BUILD)/test_adopt

@@ -20,10 +20,10 @@ struct lb_shard_snap {
 	int present;		    /* vip_map serves the shard's VIP:port */
 	struct dalio_shard_cfg cfg; /* epoch, write/read sets (when present) */
 	uint64_t next_seq, max_completed;
-	uint32_t in_flight;	 /* shard_state's pending-write count */
-	uint32_t dirty_buckets;	 /* dirty_map buckets with pending writes */
-	uint32_t pending_slots;	 /* pending_ring slots holding a pending write */
-	uint64_t oldest_pending_ns; /* age of the oldest pending write (0: none) */
+	uint32_t in_flight;		/* shard_state's pending-write count */
+	uint32_t dirty_buckets;		/* dirty_map buckets with pending writes */
+	uint32_t pending_slots;		/* pending_ring slots holding a pending write */
+	uint64_t oldest_pending_ns;	/* age of the oldest pending write (0: none) */
 	uint64_t stats[DALIO_STAT_MAX]; /* stats_map, summed over CPUs */
 };
 

@@ -7,9 +7,9 @@
 #include "agent_state.h"
 #include "metrics_fmt.h"
 
-#define NO_STAT	 (-1)
-#define STR_(x)	 #x
-#define STR(x)	 STR_(x)
+#define NO_STAT (-1)
+#define STR_(x) #x
+#define STR(x)	STR_(x)
 
 void metrics_escape(char *out, size_t outlen, const char *in)
 {
@@ -90,10 +90,13 @@ static const struct stat_family stat_families[] = {
 	 {{"counted", DALIO_STAT_ACKS, NO_STAT},
 	  {"duplicate", DALIO_STAT_ACKS_DUP, NO_STAT},
 	  {"stale", DALIO_STAT_ACKS_STALE, NO_STAT}}},
-	{"dalio_replies_total", "Replies sent to clients (completed writes and read answers).",
+	{"dalio_replies_total",
+	 "Replies sent to clients (completed writes and read answers).",
 	 NULL,
 	 {{NULL, DALIO_STAT_REPLIES, NO_STAT}}},
-	{"dalio_fanout_copies_total", "Write copies sent to replicas by the tc fan-out.", NULL,
+	{"dalio_fanout_copies_total",
+	 "Write copies sent to replicas by the tc fan-out.",
+	 NULL,
 	 {{NULL, DALIO_STAT_FANOUT_COPIES, NO_STAT}}},
 	{"dalio_refused_total",
 	 "Requests answered with a retryable refusal: busy (pending ring slot or client table "
@@ -385,8 +388,8 @@ int status_format(FILE *f, const struct metrics_view *v)
 	const struct dalio_config *cfg = v->cfg;
 
 	fprintf(f, "%-5s %-12s %-21s %-4s %-8s %6s %10s %10s %7s %6s %8s\n", "SHARD", "NAME",
-		"VIP:PORT", "MODE", "STATE", "EPOCH", "NEXT_SEQ", "COMPLETED", "PENDING",
-		"DIRTY", "OLDEST");
+		"VIP:PORT", "MODE", "STATE", "EPOCH", "NEXT_SEQ", "COMPLETED", "PENDING", "DIRTY",
+		"OLDEST");
 	for (unsigned i = 0; i < cfg->n_shards; i++) {
 		const struct dalio_shard_def *s = &cfg->shards[i];
 		const struct lb_shard_snap *sn = &v->snap[i];
