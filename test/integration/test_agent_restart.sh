@@ -187,4 +187,32 @@ rc=$?
 it_eq "dalio-ctl status exit status without maps" 1 "$rc"
 if [[ "$out" == *"no Dalio maps under $PINS"*"is dalio-agent running?"* ]]; then it_ok "dalio-ctl explains the missing maps"; else it_fail "dalio-ctl said: $out"; fi
 
+echo "== pins lost with a private bpffs ('ip netns exec'): maps found through the running program"
+# `ip netns exec` mounts a fresh /sys for the agent: its pins die with it. A
+# restarted agent must still find the live maps, through the attached program.
+# (ip execs the agent: the PID is the agent's.)
+start_ne() {
+	topo_bg agent_ne "$TOPO_DIR/$1" ip netns exec "$(topo_ns lb)" "$TOPO_BUILD/dalio-agent" \
+		--config "$CONF"
+	for i in $(seq 1 100); do
+		grep -q serving "$TOPO_DIR/$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+start_ne agent-ne1.log || it_fail "agent under ip netns exec did not come up"
+topo_exec cl "$TOPO_BUILD/dalio-cli" -h "${TOPO_VIPS[1]}" -p 7379 INCR ne >/dev/null
+old=$TOPO_PID_agent_ne
+kill -KILL "$old"
+wait "$old" 2>/dev/null
+topo_forget_pid "$old"
+start_ne agent-ne2.log || it_fail "restarted agent under ip netns exec did not come up"
+n=$(grep -c "re-adopted the live data path" "$TOPO_DIR/agent-ne2.log")
+it_eq "both shards re-adopted without pins" 2 "$n"
+out=$(topo_exec cl "$TOPO_BUILD/dalio-cli" -h "${TOPO_VIPS[1]}" -p 7379 INCR ne 2>&1)
+it_eq "INCR continues after the restart" "(integer) 2" "$out"
+topo_stop_pid "$TOPO_PID_agent_ne"
+topo_forget_pid "$TOPO_PID_agent_ne"
+it_eq "no XDP program left after SIGTERM" "" "$(xdp_id)"
+
 it_summary
