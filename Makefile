@@ -3,6 +3,7 @@
 #   make test       unit tests (ASan+UBSan), BPF_PROG_TEST_RUN tests, netns integration tests
 #   make demo       demo topology from shards.yaml, a short workload, a printed result
 #   make deps       install the Debian packages the build and tests need
+#   make install    programs, systemd unit, docs (PREFIX=/usr/local, DESTDIR)
 #   make format     clang-format in place; make format-check fails on a diff
 # Each part adds its own rules in <part>/build.mk.
 
@@ -29,7 +30,7 @@ UNIT_TESTS :=
 BPF_OBJS :=
 SKELETONS :=
 
-.PHONY: all test unit bpf-test integration demo bench deps clean format format-check
+.PHONY: all test unit bpf-test integration demo bench deps clean format format-check install
 all:
 
 include $(sort $(wildcard */build.mk))
@@ -86,6 +87,23 @@ deps:
 
 clean:
 	rm -rf $(BUILD)
+
+# An LB node runs dalio-agent (sbin) from systemd; replica hosts dalio-replica.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(PREFIX)/share/doc/dalio $(DESTDIR)$(SYSCONFDIR)/dalio
+	install -m 755 $(BUILD)/dalio-agent $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 $(BUILD)/dalio-ctl $(BUILD)/dalio-replica $(BUILD)/dalio-cli \
+		$(BUILD)/dalio-bench $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|/usr/local/sbin/|$(PREFIX)/sbin/|' -e 's|/etc/dalio/|$(SYSCONFDIR)/dalio/|' \
+		-e 's|/usr/local/share/doc/|$(PREFIX)/share/doc/|' \
+		agent/dalio-agent.service >$(DESTDIR)$(UNITDIR)/dalio-agent.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/dalio-agent.service
+	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/dalio/
+	install -m 644 shards.yaml $(DESTDIR)$(SYSCONFDIR)/dalio/shards.yaml.example
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h')
 format:
