@@ -127,18 +127,15 @@ static int read_stats(int fd, uint32_t shard, uint64_t *sum)
 	return 0;
 }
 
-int lbstate_read(const struct datapath_maps *m, const struct dalio_shard_def *s,
-		 struct lb_shard_snap *out)
+int lbstate_read_counters(const struct datapath_maps *m, const struct dalio_shard_def *s,
+			  struct lb_shard_snap *out)
 {
 	struct dalio_vip_key vk = {.vip = s->vip, .port = htons(s->port)};
 	struct dalio_shard_state st;
-	struct dalio_dirty *dirty = NULL;
-	struct dalio_pending *ring = NULL;
 	uint32_t key = s->id;
-	uint64_t now = mono_ns();
-	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
+	out->present = 0;
+	memset(&out->cfg, 0, sizeof(out->cfg));
 	if (bpf_map_lookup_elem(m->vip_map, &vk, &out->cfg) == 0)
 		out->present = 1;
 	else if (errno != ENOENT)
@@ -150,9 +147,20 @@ int lbstate_read(const struct datapath_maps *m, const struct dalio_shard_def *s,
 	out->next_seq = st.next_seq;
 	out->max_completed = st.max_completed;
 	out->in_flight = st.in_flight;
-	if (read_stats(m->stats_map, key, out->stats))
-		return -1;
+	return read_stats(m->stats_map, key, out->stats);
+}
 
+int lbstate_scan_tables(const struct datapath_maps *m, const struct dalio_shard_def *s,
+			struct lb_shard_snap *out)
+{
+	struct dalio_dirty *dirty = NULL;
+	struct dalio_pending *ring = NULL;
+	uint32_t key = s->id;
+	uint64_t now = mono_ns();
+	int rc = -1;
+
+	out->dirty_buckets = out->pending_slots = 0;
+	out->oldest_pending_ns = 0;
 	dirty = calloc(DALIO_DIRTY_BUCKETS, sizeof(*dirty));
 	ring = calloc(DALIO_RING_SIZE, sizeof(*ring));
 	if (!dirty || !ring)
@@ -178,4 +186,13 @@ out:
 	free(dirty);
 	free(ring);
 	return rc;
+}
+
+int lbstate_read(const struct datapath_maps *m, const struct dalio_shard_def *s,
+		 struct lb_shard_snap *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (lbstate_read_counters(m, s, out))
+		return -1;
+	return lbstate_scan_tables(m, s, out);
 }

@@ -34,5 +34,13 @@ void lbstate_close(struct datapath_maps *m);
 /* Fills out for shard s from the maps. 0, or -1 (errno set). */
 int lbstate_read(const struct datapath_maps *m, const struct dalio_shard_def *s,
 		 struct lb_shard_snap *out);
+/* Its two halves. The counters are a few lookups (microseconds): presence,
+ * configuration, sequencer, stats. The scan reads the shard's whole dirty
+ * table and pending ring (about 5 ms): dirty_buckets, pending_slots,
+ * oldest_pending_ns (age at the time of the scan). */
+int lbstate_read_counters(const struct datapath_maps *m, const struct dalio_shard_def *s,
+			  struct lb_shard_snap *out);
+int lbstate_scan_tables(const struct datapath_maps *m, const struct dalio_shard_def *s,
+			struct lb_shard_snap *out);
 
 #endif

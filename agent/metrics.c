@@ -23,16 +23,32 @@ struct conn {
 	char in[METRICS_MAX_REQUEST];
 	char *out; /* the whole response once the request is read */
 	size_t out_len, out_off;
+	int draining; /* response sent, write side shut: reading until EOF */
 	struct metrics *m;
+};
+
+/* The last table scan of a shard (lbstate_scan_tables), refreshed in the
+ * background one shard per METRICS_SCAN_MS so that a scrape never blocks the
+ * loop for a scan of every shard. */
+struct scan {
+	int valid;
+	int64_t at_ms;
+	uint32_t dirty_buckets, pending_slots;
+	uint64_t oldest_pending_ns;
 };
 
 struct metrics {
 	struct agent *a;
+	unsigned next_scan;
+	struct scan scans[DALIO_MAX_SHARDS];
 	int lfd;
+	int paused; /* all connections busy: the listener is out of the loop */
 	uint64_t scrapes;
 	double start_time;
 	struct conn conns[METRICS_MAX_CONNS];
 };
+
+static void on_accept(void *arg, int lfd);
 
 static void conn_close(struct conn *c)
 {
@@ -44,6 +60,36 @@ static void conn_close(struct conn *c)
 	c->fd = -1;
 	c->out = NULL;
 	c->in_len = c->out_len = c->out_off = 0;
+	c->draining = 0;
+	if (c->m->paused && loop_add_fd(&c->m->a->loop, c->m->lfd, on_accept, c->m) == 0)
+		c->m->paused = 0;
+}
+
+static void scan_shard(struct metrics *m, unsigned i, int64_t now_ms)
+{
+	const struct dalio_config *cfg = &m->a->cfg;
+	struct lb_shard_snap sn;
+	struct scan *sc = &m->scans[i];
+
+	if (lbstate_scan_tables(&m->a->maps, &cfg->shards[i], &sn)) {
+		if (sc->valid)
+			log_warn("metrics: cannot read shard %u's tables: %s", cfg->shards[i].id,
+				 strerror(errno));
+		sc->valid = 0;
+		return;
+	}
+	sc->valid = 1;
+	sc->at_ms = now_ms;
+	sc->dirty_buckets = sn.dirty_buckets;
+	sc->pending_slots = sn.pending_slots;
+	sc->oldest_pending_ns = sn.oldest_pending_ns;
+}
+
+static void scan_next(void *arg, int64_t now_ms)
+{
+	struct metrics *m = arg;
+
+	scan_shard(m, m->next_scan++ % m->a->cfg.n_shards, now_ms);
 }
 
 /* The body of a route, or NULL (out of memory). */
@@ -58,10 +104,21 @@ static char *body_for(struct metrics *m, int is_metrics, size_t *len)
 	if (!snap)
 		return NULL;
 	for (unsigned i = 0; i < cfg->n_shards; i++) {
-		ok[i] = lbstate_read(&m->a->maps, &cfg->shards[i], &snap[i]) == 0;
+		const struct scan *sc = &m->scans[i];
+		int64_t now = loop_now_ms();
+
+		if (!sc->valid) /* not scanned yet (just started) */
+			scan_shard(m, i, now);
+		ok[i] = lbstate_read_counters(&m->a->maps, &cfg->shards[i], &snap[i]) == 0 &&
+			sc->valid;
 		if (!ok[i])
-			log_warn("metrics: cannot read shard %u from the maps: %s",
-				 cfg->shards[i].id, strerror(errno));
+			continue;
+		snap[i].dirty_buckets = sc->dirty_buckets;
+		snap[i].pending_slots = sc->pending_slots;
+		/* The oldest write seen pending at the scan has aged since. */
+		if (sc->oldest_pending_ns && snap[i].in_flight)
+			snap[i].oldest_pending_ns =
+				sc->oldest_pending_ns + (uint64_t)(now - sc->at_ms) * 1000000u;
 	}
 	f = open_memstream(&buf, len);
 	if (f) {
@@ -91,7 +148,9 @@ static void respond(struct conn *c)
 	size_t blen = 0;
 	FILE *f;
 
-	if (sscanf(c->in, "%15s %255s", method, path) != 2) {
+	if (!strstr(c->in, "\n\n") && !strstr(c->in, "\r\n\r\n")) {
+		status = "431 Request Header Fields Too Large";
+	} else if (sscanf(c->in, "%15s %255s", method, path) != 2) {
 		status = "400 Bad Request";
 	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		status = "405 Method Not Allowed";
@@ -144,6 +203,14 @@ static void on_conn(void *arg, int fd)
 	char scratch[1024];
 	ssize_t n;
 
+	if (c->draining) {
+		/* Closing with unread input would reset the connection and
+		 * could destroy the response before the client reads it. */
+		n = recv(fd, scratch, sizeof(scratch), 0);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			conn_close(c);
+		return;
+	}
 	if (!c->out) {
 		n = recv(fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, 0);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -185,7 +252,9 @@ static void on_conn(void *arg, int fd)
 		c->out_off += (size_t)n;
 	}
 	shutdown(fd, SHUT_WR);
-	conn_close(c);
+	c->draining = 1;
+	if (loop_want_write(&c->m->a->loop, fd, 0))
+		conn_close(c);
 }
 
 static void on_accept(void *arg, int lfd)
@@ -193,16 +262,24 @@ static void on_accept(void *arg, int lfd)
 	struct metrics *m = arg;
 
 	for (int k = 0; k < 16; k++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct conn *c = NULL;
+		int fd;
 
-		if (fd < 0)
-			return;
 		for (int i = 0; i < METRICS_MAX_CONNS && !c; i++)
 			if (m->conns[i].fd < 0)
 				c = &m->conns[i];
-		if (!c || loop_add_fd(&m->a->loop, fd, on_conn, c)) {
-			close(fd); /* busy: the client retries */
+		if (!c) {
+			/* All busy: leave new ones in the backlog, and the listener
+			 * out of the loop until a connection closes. */
+			loop_del_fd(&m->a->loop, lfd);
+			m->paused = 1;
+			return;
+		}
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (loop_add_fd(&m->a->loop, fd, on_conn, c)) {
+			close(fd);
 			continue;
 		}
 		c->fd = fd;
@@ -256,7 +333,8 @@ int metrics_start(struct agent *a, char *err, size_t errlen)
 		goto fail;
 	}
 	if (loop_add_fd(&a->loop, m->lfd, on_accept, m) ||
-	    loop_add_timer(&a->loop, 1000, on_timer, m)) {
+	    loop_add_timer(&a->loop, 1000, on_timer, m) ||
+	    loop_add_timer(&a->loop, METRICS_SCAN_MS, scan_next, m)) {
 		snprintf(err, errlen, "metrics: cannot register with the event loop: %s",
 			 strerror(errno));
 		goto fail;
@@ -279,6 +357,7 @@ void metrics_stop(struct agent *a)
 
 	if (!m)
 		return;
+	m->paused = 0;
 	for (int i = 0; i < METRICS_MAX_CONNS; i++)
 		conn_close(&m->conns[i]);
 	loop_del_fd(&a->loop, m->lfd);

@@ -148,6 +148,11 @@ for fam in dalio_reads_total dalio_acks_total dalio_drops_total dalio_refused_to
 	fi
 done
 it_eq "HTTP 404 for an unknown path" "404" "$(topo_lb_exec curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:9464/nope)"
+# raw REQUEST: the status line of the agent's answer
+http_raw() { topo_lb_exec timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9464; printf "%b" "$1" >&3; head -1 <&3' _ "$1" | tr -d '\r'; }
+it_eq "HTTP 405 for POST" "HTTP/1.0 405 Method Not Allowed" "$(http_raw 'POST /metrics HTTP/1.0\r\n\r\n')"
+it_eq "HTTP 431 for a request over 4 KiB" "HTTP/1.0 431 Request Header Fields Too Large" \
+	"$(http_raw "GET /$(head -c 6000 /dev/zero | tr '\0' a)")"
 
 st=$(ctl status)
 echo "$st" | sed 's/^/  | /'
