@@ -24,13 +24,13 @@ static int setup(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(
-		dalio_config_parse_string("lb: {interface: lb0}\n"
-					  "shards:\n"
-					  "  - {id: 2, vip: 10.0.0.100, port: 7379,\n"
-					  "     replicas: [10.0.0.11:1, 10.0.0.12:1, 10.0.0.13:1]}\n",
-					  "t.yaml", &cfg, err, sizeof(err)),
-		0);
+	assert_int_equal(dalio_config_parse_string(
+				 "lb: {interface: lb0}\n"
+				 "shards:\n"
+				 "  - {id: 2, vip: 10.0.0.100, port: 7379,\n"
+				 "     replicas: [10.0.0.11:1, 10.0.0.12:1, 10.0.0.13:1]}\n",
+				 "t.yaml", &cfg, err, sizeof(err)),
+			 0);
 	/* What the maps hold after a restart under load. */
 	memset(&ad, 0, sizeof(ad));
 	ad.found = 1;

@@ -271,7 +271,8 @@ static void test_format(void **state)
 		assert_memory_equal(line, types[ntypes - 1], flen);
 		assert_true(slen < sizeof(series[0]));
 		for (int s = 0; s < nseries; s++)
-			assert_false(strlen(series[s]) == slen && memcmp(series[s], line, slen) == 0);
+			assert_false(strlen(series[s]) == slen &&
+				     memcmp(series[s], line, slen) == 0);
 		assert_true(nseries < 1024);
 		memcpy(series[nseries], line, slen);
 		series[nseries++][slen] = '\0';
@@ -335,7 +336,8 @@ static void test_status(void **state)
 	out = render(status_format, 0);
 	has_line(out, "      10.0.0.11:7400        ?                     ?        ? w,r         ? "
 		      "       ?");
-	has_line(out, "0     shard0       10.0.0.101:7380       pb   ?        (cannot read the maps)");
+	has_line(out,
+		 "0     shard0       10.0.0.101:7380       pb   ?        (cannot read the maps)");
 	free(out);
 	ok[1] = 1;
 }
