@@ -40,11 +40,22 @@ struct datapath {
 	int xdp_attached;
 	int tc_attached;
 	int tc_hook_created;
+	unsigned payload_slots;
 };
 
+unsigned datapath_payload_slots(const struct dalio_config *cfg)
+{
+	unsigned max_id = 0;
+
+	for (unsigned i = 0; i < cfg->n_shards; i++)
+		if (cfg->shards[i].id > max_id)
+			max_id = cfg->shards[i].id;
+	return (max_id + 1) * DALIO_RING_SIZE;
+}
+
 static const char *const pinned_maps[] = {
-	"vip_map",   "replica_map", "shard_state", "pending_ring",
-	"dirty_map", "stats_map",   "rr_map",	   "client_map",
+	"vip_map",   "replica_map", "shard_state", "pending_ring", "dirty_map",
+	"stats_map", "rr_map",	    "client_map",  "payload_ring",
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -118,6 +129,14 @@ struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t
 		set_err(err, errlen, "cannot open the BPF objects: %s", strerror(errno));
 		goto fail;
 	}
+	/* One payload ring per shard id up to the highest configured (1.5 KB a
+	 * slot); both objects declare the shared map, so both must agree. */
+	dp->payload_slots = datapath_payload_slots(cfg);
+	if (bpf_map__set_max_entries(dp->lb->maps.payload_ring, dp->payload_slots) ||
+	    bpf_map__set_max_entries(dp->fanout->maps.payload_ring, dp->payload_slots)) {
+		set_err(err, errlen, "cannot size the payload ring: %s", strerror(errno));
+		goto fail;
+	}
 	rc = dalio_lb__load(dp->lb);
 	if (!rc)
 		rc = dalio_fanout__load(dp->fanout);
@@ -185,6 +204,8 @@ void datapath_maps(const struct datapath *dp, struct datapath_maps *out)
 	out->pending_ring = bpf_map__fd(dp->lb->maps.pending_ring);
 	out->dirty_map = bpf_map__fd(dp->lb->maps.dirty_map);
 	out->stats_map = bpf_map__fd(dp->lb->maps.stats_map);
+	out->payload_ring = bpf_map__fd(dp->lb->maps.payload_ring);
+	out->payload_slots = dp->payload_slots;
 }
 
 void datapath_destroy(struct datapath *dp, int unpin)

@@ -25,7 +25,9 @@
 #include "datapath.h"
 #include "log.h"
 #include "loop.h"
+#include "membership.h"
 #include "probe.h"
+#include "retransmit.h"
 #include "shardmap.h"
 
 #define DEFAULT_WAIT_S 10
@@ -241,6 +243,10 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
+	if (membership_init(&a, err, sizeof(err)) || retransmit_init(&a, err, sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
 	log_info("serving %u shard(s) on %s (%s XDP); pinned maps in %s/%s", a.cfg.n_shards,
 		 a.cfg.interface, a.cfg.xdp_mode == DALIO_XDP_SKB ? "skb" : "native",
 		 a.cfg.pin_path, a.cfg.interface);
@@ -250,6 +256,7 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	retransmit_close(&a);
 	datapath_destroy(a.dp, !a.keep_maps);
 	loop_close(&a.loop);
 	close(sfd);
