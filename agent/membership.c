@@ -19,15 +19,16 @@
 /* Agent-private per-replica bookkeeping (what others may read is in
  * struct replica_rt). */
 struct member {
-	int64_t ping_ms;      /* when the last PING left */
-	uint64_t ping_rid;    /* its request id */
-	uint32_t redis_ip;    /* where other replicas reach its Redis (PONG origin) */
-	uint16_t redis_port;  /* network order */
-	uint8_t pong_status;  /* NOT_READY while it runs a SYNC */
-	uint64_t sync_done;   /* id of the last SYNC it completed (PONG stamp) */
-	uint64_t sync_id;     /* the SYNC we asked for */
-	uint64_t sync_target; /* applied seq it must reach */
-	int64_t sync_ms;      /* when it was sent */
+	int64_t ping_ms;       /* when the last PING left */
+	int64_t unanswered_ms; /* when the oldest unanswered PING left (0: none) */
+	uint64_t ping_rid;     /* its request id */
+	uint32_t redis_ip;     /* where other replicas reach its Redis (PONG origin) */
+	uint16_t redis_port;   /* network order */
+	uint8_t pong_status;   /* NOT_READY while it runs a SYNC */
+	uint64_t sync_done;    /* id of the last SYNC it completed (PONG stamp) */
+	uint64_t sync_id;      /* the SYNC we asked for */
+	uint64_t sync_target;  /* applied seq it must reach */
+	int64_t sync_ms;       /* when it was sent */
 };
 
 static struct {
@@ -227,7 +228,9 @@ static void evaluate(struct agent *a, unsigned si, unsigned r, int64_t now)
 	struct replica_rt *rt = &a->shards[si].rep[r];
 	struct member *mb = &ms.m[si][r];
 	double expect = c->heartbeat_ms + rt->rtt_ms;
-	int64_t silence = now - rt->last_pong_ms;
+	/* Silence counts from the oldest PING it has not answered, so a stall
+	 * of the agent itself (no PINGs sent) is never blamed on a replica. */
+	int64_t silence = mb->unanswered_ms ? now - mb->unanswered_ms : 0;
 	uint64_t next, completed;
 
 	switch (rt->state) {
@@ -247,7 +250,7 @@ static void evaluate(struct agent *a, unsigned si, unsigned r, int64_t now)
 	case REPLICA_JOINING:
 	case REPLICA_FAILED:
 		/* M5: it answers and has adopted this epoch: bring it back. */
-		if (rt->last_pong_ms > rt->since_ms && silence <= c->suspect_after * expect &&
+		if (rt->last_pong_ms > rt->since_ms && silence <= c->heartbeat_ms + rt->rtt_ms &&
 		    rt->epoch == a->shards[si].epoch)
 			start_catch_up(a, si, r, now);
 		break;
@@ -269,10 +272,15 @@ static void evaluate(struct agent *a, unsigned si, unsigned r, int64_t now)
 	}
 }
 
+static void on_readable(void *arg, int fd);
+
 static void on_tick(void *arg, int64_t now)
 {
 	struct agent *a = arg;
 
+	/* PONGs that queued up while the agent was busy count first. */
+	for (unsigned si = 0; si < a->cfg.n_shards; si++)
+		on_readable(a, ms.fd[si]);
 	for (unsigned si = 0; si < a->cfg.n_shards; si++) {
 		const struct dalio_shard_def *s = &a->cfg.shards[si];
 
@@ -285,6 +293,8 @@ static void on_tick(void *arg, int64_t now)
 
 			evaluate(a, si, r, now);
 			ms.m[si][r].ping_ms = now;
+			if (!ms.m[si][r].unanswered_ms)
+				ms.m[si][r].unanswered_ms = now;
 			ms.m[si][r].ping_rid = m.request_id;
 			a->shards[si].rep[r].pings++;
 			send_msg(a, si, r, &m);
@@ -313,8 +323,10 @@ static void on_pong(struct agent *a, unsigned si, const struct dalio_msg *m,
 		rt->last_pong_ms = now;
 		rt->epoch = m->epoch;
 		rt->applied = m->seq;
-		mb->redis_ip = m->origin_ip;
+		/* Its Redis; an unset address means "where you see me". */
+		mb->redis_ip = m->origin_ip ? m->origin_ip : from->sin_addr.s_addr;
 		mb->redis_port = m->origin_port;
+		mb->unanswered_ms = 0;
 		mb->pong_status = m->status;
 		mb->sync_done = m->stamp;
 		return;

@@ -11,8 +11,9 @@
 
 struct agent;
 
-/* A catching-up replica joins the sets when it is at most this far behind. */
-#define MEMBER_JOIN_LAG 64
+/* A catching-up replica joins the sets when it is at most this far behind
+ * (its PONG is a few ms old under load: thousands of writes at full rate). */
+#define MEMBER_JOIN_LAG 1024
 /* SYNC is sent again if the replica has not started it after this long. */
 #define MEMBER_SYNC_RESEND_MS 1000
 

@@ -96,9 +96,13 @@ topo_wait_redis() {
 topo_start_replica() {
 	local host=$1 shard=$2 idx=$3
 	local rport=$((6379 + shard)) dport=$((7400 + shard))
+	# Each server its own directory: a full copy (SYNC) writes an RDB file,
+	# which a later server started in the same directory would load.
+	mkdir -p "$TOPO_DIR/redis-$host-$shard"
 	topo_bg "redis_${host}_$shard" "$TOPO_DIR/redis-$host-$shard.log" \
-		ip netns exec "$(topo_ns "$host")" redis-server --port "$rport" --bind 0.0.0.0 --protected-mode no \
-		--save '' --appendonly no --enable-debug-command local
+		ip netns exec "$(topo_ns "$host")" redis-server --port "$rport" --bind 0.0.0.0 \
+		--protected-mode no --save '' --appendonly no --enable-debug-command local \
+		--dir "$TOPO_DIR/redis-$host-$shard" --repl-diskless-sync-delay 0
 	topo_wait_redis "$host" "$rport" || return 1
 	topo_bg "replica_${host}_$shard" "$TOPO_DIR/replica-$host-$shard.log" \
 		ip netns exec "$(topo_ns "$host")" "$TOPO_BUILD/dalio-replica" \

@@ -356,6 +356,9 @@ static void handle_write(struct rp_state *s, const struct rp_pkt *pkt, const str
 			s->st.drop_syncing++;
 			return;
 		}
+		/* Keep the newest writes: the copy streams the older ones. */
+		if (m->seq - s->order.next >= RP_WINDOW)
+			rp_order_reset(&s->order, m->seq - RP_WINDOW / 2);
 		if (rp_order_stash(&s->order, m->seq, pkt) == RP_BUFFERED)
 			s->st.buffered++;
 		else
@@ -678,11 +681,12 @@ void rp_run_batch(struct rp_state *s)
 	int io_failed = 0, fixup = 0;
 	const char *err;
 
-	/* After a state reload the next write may already be in the buffer. */
-	if (s->rc && s->order.buffered)
+	/* After a state reload the next write may already be in the buffer.
+	 * Never while a full copy runs: nothing is applied then (sync.h). */
+	if (s->rc && s->order.buffered && !s->sync.active)
 		plan_buffered(s);
 	/* Reads whose stamp the planned writes reach run after those writes. */
-	if (s->rc && s->reads.live && s->order.next - 1 > s->reads_checked) {
+	if (s->rc && s->reads.live && !s->sync.active && s->order.next - 1 > s->reads_checked) {
 		s->reads_checked = s->order.next - 1;
 		rp_reads_take_ready(&s->reads, s->order.next - 1, read_ready, s);
 	}

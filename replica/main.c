@@ -54,8 +54,9 @@ static void usage(FILE *f)
 		"  --read-wait-ms MS    how long a READ may wait for its stamp before NOT_READY\n"
 		"                       (0..60000, default 20)\n"
 		"  --advertise-redis IP:PORT  where other replicas reach this Redis for a full\n"
-		"                       copy (SYNC); default: the --listen IP with the Redis port\n"
-		"                       when Redis is on 127.0.0.1, else the --redis address\n"
+		"                       copy (SYNC); default: the --listen IP (the address the\n"
+		"                       LB sees if that is 0.0.0.0) with the Redis port when\n"
+		"                       Redis is on 127.0.0.1, else the --redis address\n"
 		"  --verbose            log every dropped datagram\n"
 		"  --help               this text\n"
 		"\n"
@@ -245,16 +246,20 @@ static int parse_args(int argc, char **argv, struct rp_config *c)
 		rp_log("unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	/* Default: our Redis is reachable where we listen when it is local. */
+	/* Default: our Redis is reachable where we listen when it is local (an
+	 * unspecified listen address leaves the IP to the agent: the PONG's
+	 * source). */
 	if (!c->adv_port && !c->redis_unix) {
 		struct in_addr a;
 
 		if (!strcmp(c->redis_host, "127.0.0.1") || !strcmp(c->redis_host, "localhost") ||
-		    !strcmp(c->redis_host, "0.0.0.0"))
+		    !strcmp(c->redis_host, "0.0.0.0")) {
 			c->adv_ip = c->listen.sin_addr.s_addr;
-		else if (inet_pton(AF_INET, c->redis_host, &a) == 1)
+			c->adv_port = htons((uint16_t)c->redis_port);
+		} else if (inet_pton(AF_INET, c->redis_host, &a) == 1) {
 			c->adv_ip = a.s_addr;
-		c->adv_port = c->adv_ip ? htons((uint16_t)c->redis_port) : 0;
+			c->adv_port = htons((uint16_t)c->redis_port);
+		}
 	}
 	if (!have_listen || !have_lb || !have_redis || !have_shard) {
 		rp_log("missing %s (see --help)\n", !have_listen  ? "--listen"

@@ -122,7 +122,10 @@ void rp_sync_step(struct rp_state *s)
 		finish(s, 0);
 		return;
 	}
-	if (!link_up(s->rc) || rp_get_applied(s, &applied, &err) || applied < y->target)
+	/* Done when the copy has reached the target and the oldest write we
+	 * hold: from there on our buffer (and NACKs) carry the rest. */
+	if (!link_up(s->rc) || rp_get_applied(s, &applied, &err) || applied < y->target ||
+	    applied + 1 < s->order.next)
 		return;
 	finish(s, 1);
 }
