@@ -15,6 +15,7 @@
 #include "dalio/codec.h"
 #include "log.h"
 #include "membership.h"
+#include "probe.h"
 
 /* Agent-private per-replica bookkeeping (what others may read is in
  * struct replica_rt). */
@@ -150,12 +151,36 @@ static void send_msg(struct agent *a, unsigned si, unsigned r, const struct dali
 		sendto(ms.fd[si], buf, (size_t)len, 0, (struct sockaddr *)&to, sizeof(to));
 }
 
+/*
+ * Makes sure replica_map holds r's current next-hop MAC (a replica that was
+ * down at start has no neighbour entry then; one may have changed its MAC).
+ * Our PINGs made the kernel resolve it. 0 when the entry is usable.
+ */
+static int refresh_replica(struct agent *a, unsigned si, unsigned r)
+{
+	const struct dalio_shard_def *s = &a->cfg.shards[si];
+	uint32_t idx = s->id * DALIO_MAX_REPLICAS + r;
+	struct dalio_replica rep;
+
+	if (bpf_map_lookup_elem(a->maps.replica_map, &idx, &rep))
+		return -1;
+	if (neigh_lookup(s->replicas[r].ip, a->cfg.interface, rep.mac))
+		return rep.valid ? 0 : -1;
+	rep.ip = s->replicas[r].ip;
+	rep.port = htons(s->replicas[r].port);
+	rep.valid = 1;
+	return bpf_map_update_elem(a->maps.replica_map, &idx, &rep, BPF_ANY);
+}
+
 /* CATCHING_UP: new writes reach it (join_mask); it copies the rest. */
 static void start_catch_up(struct agent *a, unsigned si, unsigned r, int64_t now)
 {
 	struct dalio_shard_cfg cfg;
 	uint64_t next, completed;
 	int src = -1;
+
+	if (refresh_replica(a, si, r))
+		return; /* no MAC yet: copies could not reach it */
 
 	for (unsigned i = 0; i < a->cfg.shards[si].n_replicas; i++)
 		if (a->shards[si].rep[i].state == REPLICA_IN_SYNC && ms.m[si][i].redis_ip &&
