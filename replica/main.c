@@ -262,6 +262,10 @@ static int poll_timeout_ms(const struct rp_state *s)
 {
 	uint64_t next = rp_reads_next_deadline(&s->reads);
 
+	/* rp_nack_tick does nothing while Redis is away: no busy wake-ups then. */
+	if (s->rc && rp_nack_deadline(&s->nack) < next)
+		next = rp_nack_deadline(&s->nack);
+
 	if (!s->rc && s->reconnect_ns < next)
 		next = s->reconnect_ns;
 	if (next == UINT64_MAX)
@@ -352,6 +356,7 @@ int main(int argc, char **argv)
 				rp_log("recvmmsg: %s\n", strerror(errno));
 				break;
 			}
+			s.now_ns = mono_ns();
 			for (int i = 0; i < n; i++)
 				rp_handle(&s, &pkts[i]);
 			rp_run_batch(&s);
@@ -361,6 +366,7 @@ int main(int argc, char **argv)
 		}
 		rp_run_batch(&s);
 		rp_flush(&s);
+		rp_nack_tick(&s);
 	}
 	if (stop_sig)
 		rp_log("stopping on signal %d\n", (int)stop_sig);

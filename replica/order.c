@@ -23,7 +23,8 @@ void rp_order_free(struct rp_order *o)
 	o->slots = NULL;
 }
 
-enum rp_offer rp_order_offer(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt)
+enum rp_offer rp_order_offer(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt,
+			     uint64_t now_ns)
 {
 	struct rp_gap_slot *s;
 
@@ -49,6 +50,7 @@ enum rp_offer rp_order_offer(struct rp_order *o, uint64_t seq, const struct rp_p
 	if (!s->seq)
 		o->buffered++;
 	s->seq = seq;
+	s->at_ns = now_ns;
 	s->pkt.from = pkt->from;
 	s->pkt.len = pkt->len;
 	memcpy(s->pkt.data, pkt->data, pkt->len);
@@ -83,6 +85,25 @@ void rp_order_reset(struct rp_order *o, uint64_t applied)
 		if (s->seq)
 			o->buffered++;
 	}
+}
+
+int rp_order_gap(const struct rp_order *o, uint32_t cap, struct rp_gap *gap)
+{
+	const struct rp_gap_slot *s;
+
+	if (!o->buffered || o->slots[SLOT(o->next)].seq == o->next)
+		return 0;
+	for (uint64_t seq = o->next + 1; seq - o->next < RP_WINDOW; seq++) {
+		s = &o->slots[SLOT(seq)];
+		if (s->seq != seq)
+			continue;
+		gap->first = o->next;
+		gap->last = seq - o->next > cap ? o->next + cap - 1 : seq - 1;
+		gap->since_ns = s->at_ns;
+		gap->from = s->pkt.from;
+		return 1;
+	}
+	return 0;
 }
 
 int rp_cache_init(struct rp_cache *c)
