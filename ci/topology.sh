@@ -182,11 +182,17 @@ topo_netem() {
 	return 1
 }
 
-# topo_netem_stop HOST: stops HOST's dalio-netem (it detaches and flushes).
+# topo_netem_stop HOST: stops HOST's dalio-netem (it detaches and flushes) and
+# forgets its PID, so topo_down never signals a PID that may have been reused.
 topo_netem_stop() {
-	local pidvar="TOPO_PID_netem_$1"
-	[ -n "${!pidvar:-}" ] || return 0
-	topo_stop_pid "${!pidvar}"
+	local pidvar="TOPO_PID_netem_$1" pid i
+	pid=${!pidvar:-}
+	[ -n "$pid" ] || return 0
+	topo_stop_pid "$pid"
+	for i in "${!TOPO_PIDS[@]}"; do
+		[ "${TOPO_PIDS[$i]}" == "$pid" ] && unset "TOPO_PIDS[$i]"
+	done
+	TOPO_PIDS=("${TOPO_PIDS[@]}")
 	eval "TOPO_PID_netem_$1="
 }
 
