@@ -790,8 +790,11 @@ static void print_stats(void)
 		cfg.dev, cfg.tun, cfg.p.loss * 100, cfg.p.dup * 100, cfg.p.delay_min_ns / 1e6,
 		cfg.p.delay_max_ns / 1e6, cfg.p.reorder * 100, cfg.p.reorder_ns / 1e6, cfg.seed);
 	for (int d = 0; d < NDIR; d++) {
+		char n[32];
+
 #define PRINT(name, desc)                                                                          \
-	fprintf(stderr, "  %s_%-13s %12" PRIu64 "  %s\n", dir_name[d], #name, g.st[d].name, desc);
+	snprintf(n, sizeof(n), "%s_%s", dir_name[d], #name);                                       \
+	fprintf(stderr, "  %-16s %12" PRIu64 "  %s\n", n, g.st[d].name, desc);
 		DIR_COUNTERS(PRINT)
 #undef PRINT
 	}
