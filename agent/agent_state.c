@@ -21,10 +21,12 @@ static int64_t mono_ms(void)
 
 const char *agent_state_name(unsigned state)
 {
+	/* The names replica_state_name() (membership.c) logs, without needing
+	 * the membership code (dalio-ctl links this file, not that one). */
 	static const char *const names[] = {
-		[REPLICA_JOINING] = "joining", [REPLICA_CATCHING_UP] = "catching_up",
-		[REPLICA_IN_SYNC] = "in_sync", [REPLICA_SUSPECTED] = "suspected",
-		[REPLICA_FAILED] = "failed",
+		[REPLICA_JOINING] = "joining", [REPLICA_CATCHING_UP] = "catching-up",
+		[REPLICA_IN_SYNC] = "in-sync", [REPLICA_SUSPECTED] = "suspected",
+		[REPLICA_FAILED] = "failed",   [REPLICA_REMOVED] = "removed",
 	};
 
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
@@ -113,7 +115,42 @@ int agent_state_read(int fd, unsigned shard, struct agent_state_shard *out)
 	return out->version == AGENT_STATE_VERSION && out->shard == shard ? 0 : 1;
 }
 
-int agent_state_load(struct agent *a)
+/* Copies what rec holds for the configured replicas into rt: everything, or
+ * (counters_only) the monotonic counters. */
+static void restore(struct shard_rt *rt, const struct dalio_shard_def *s,
+		    const struct agent_state_shard *rec, int counters_only)
+{
+	if (!counters_only)
+		rt->epoch = rec->epoch;
+	rt->failovers = rec->failovers;
+	for (unsigned j = 0; j < s->n_replicas; j++) {
+		for (unsigned k = 0; k < rec->n_replicas && k < DALIO_MAX_REPLICAS; k++) {
+			const struct agent_state_replica *r = &rec->rep[k];
+			struct replica_rt *x = &rt->rep[j];
+
+			if (r->ip != s->replicas[j].ip || r->port != s->replicas[j].port)
+				continue;
+			x->pings = r->pings;
+			x->pongs = r->pongs;
+			x->retransmits = r->retransmits;
+			x->nacks = r->nacks;
+			x->failures = r->failures;
+			if (!counters_only) {
+				x->state = r->state <= REPLICA_REMOVED
+						   ? (enum replica_state)r->state
+						   : REPLICA_JOINING;
+				x->epoch = r->epoch;
+				x->applied = r->applied;
+				x->since_ms = r->since_ms;
+				x->last_pong_ms = r->last_pong_ms;
+				x->rtt_ms = r->rtt_ms;
+			}
+			break;
+		}
+	}
+}
+
+static int restore_all(struct agent *a, int counters_only)
 {
 	int restored = 0;
 
@@ -121,38 +158,24 @@ int agent_state_load(struct agent *a)
 		return 0;
 	for (unsigned i = 0; i < a->cfg.n_shards; i++) {
 		const struct dalio_shard_def *s = &a->cfg.shards[i];
-		struct shard_rt *rt = &a->shards[i];
 		struct agent_state_shard rec;
 
-		if (agent_state_read(a->state_fd, s->id, &rec))
+		if (a->shards[i].removed || agent_state_read(a->state_fd, s->id, &rec))
 			continue;
-		rt->epoch = rec.epoch;
-		rt->failovers = rec.failovers;
-		for (unsigned j = 0; j < s->n_replicas; j++) {
-			for (unsigned k = 0; k < rec.n_replicas && k < DALIO_MAX_REPLICAS; k++) {
-				const struct agent_state_replica *r = &rec.rep[k];
-				struct replica_rt *x = &rt->rep[j];
-
-				if (r->ip != s->replicas[j].ip || r->port != s->replicas[j].port)
-					continue;
-				x->state = r->state <= REPLICA_FAILED ? (enum replica_state)r->state
-								      : REPLICA_JOINING;
-				x->epoch = r->epoch;
-				x->applied = r->applied;
-				x->since_ms = r->since_ms;
-				x->last_pong_ms = r->last_pong_ms;
-				x->rtt_ms = r->rtt_ms;
-				x->pings = r->pings;
-				x->pongs = r->pongs;
-				x->retransmits = r->retransmits;
-				x->nacks = r->nacks;
-				x->failures = r->failures;
-				break;
-			}
-		}
+		restore(&a->shards[i], s, &rec, counters_only);
 		restored++;
 	}
 	return restored;
+}
+
+int agent_state_load(struct agent *a)
+{
+	return restore_all(a, 0);
+}
+
+int agent_state_restore_counters(struct agent *a)
+{
+	return restore_all(a, 1);
 }
 
 int agent_state_save(const struct agent *a)
@@ -168,6 +191,8 @@ int agent_state_save(const struct agent *a)
 		struct agent_state_shard rec;
 		__u32 key = s->id;
 
+		if (rt->removed) /* SIGHUP took it out; its id may come back in another slot */
+			continue;
 		memset(&rec, 0, sizeof(rec));
 		rec.version = AGENT_STATE_VERSION;
 		rec.shard = s->id;
@@ -198,35 +223,4 @@ int agent_state_save(const struct agent *a)
 			rc = -1;
 	}
 	return rc;
-}
-
-static void set_state(struct replica_rt *x, enum replica_state st, int64_t now_ms)
-{
-	if (x->state != st || !x->since_ms)
-		x->since_ms = now_ms;
-	x->state = st;
-}
-
-void agent_state_note_plan(struct shard_rt *rt, const struct dalio_shard_def *s,
-			   const struct replica_probe *probes, const struct shard_plan *plan,
-			   int64_t now_ms)
-{
-	rt->epoch = plan->epoch;
-	for (unsigned i = 0; i < s->n_replicas; i++) {
-		struct replica_rt *x = &rt->rep[i];
-		int in_set = (plan->write_mask >> i) & 1;
-
-		if (probes[i].answered) {
-			x->epoch = probes[i].epoch;
-			x->applied = probes[i].applied;
-			x->last_pong_ms = now_ms;
-		}
-		if (in_set)
-			set_state(x, REPLICA_IN_SYNC, now_ms);
-		else if (probes[i].answered || x->state == REPLICA_IN_SYNC ||
-			 x->state == REPLICA_SUSPECTED)
-			set_state(x, REPLICA_FAILED, now_ms);
-		else if (x->state != REPLICA_FAILED)
-			set_state(x, REPLICA_JOINING, now_ms);
-	}
 }

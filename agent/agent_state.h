@@ -8,8 +8,9 @@
  * as they do: SIGKILL or a crash keeps it, a clean stop (SIGTERM) removes it
  * with them, a reboot loses both. No BPF program uses it.
  *
- * The membership code calls agent_state_save() after each state change; the
- * agent also saves once a second so counters and the "saved" time stay fresh.
+ * The agent saves once a second (and on exit), so states, counters and the
+ * "saved" time stay fresh; the membership code may also call
+ * agent_state_save() right after a state change.
  * docs/operations.md describes restarts and re-adoption.
  */
 #ifndef DALIO_AGENT_AGENT_STATE_H
@@ -19,8 +20,6 @@
 #include <stdint.h>
 
 #include "agent.h"
-#include "probe.h"
-#include "shardmap.h"
 
 #define AGENT_STATE_MAP	    "agent_state"
 #define AGENT_STATE_VERSION 1
@@ -55,8 +54,8 @@ struct agent_state_shard {
 	struct agent_state_replica rep[DALIO_MAX_REPLICAS];
 };
 
-/* Label of a replica state as metrics and dalio-ctl print it ("in_sync", ...);
- * "unknown" for values outside enum replica_state. */
+/* Label of a replica state as metrics and dalio-ctl print it: the names the
+ * membership code logs ("in-sync", ...); "unknown" outside enum replica_state. */
 const char *agent_state_name(unsigned state);
 
 /* "<pin_path>/<interface>": where the data path's maps and agent_state live. */
@@ -71,24 +70,19 @@ int agent_state_open(struct agent *a, char *err, size_t errlen);
 void agent_state_close(struct agent *a);
 
 /*
- * Restores a->shards[] (epoch, failovers, each configured replica's state and
- * counters) from what the previous agent saved. Returns how many shards were
- * restored (0 when there was nothing: a fresh start).
+ * Restores a->shards[] (epoch, failovers, each configured replica's state,
+ * applied seq, round trip and counters) from what the previous agent saved.
+ * Returns how many shards were restored (0 when there was nothing: a fresh
+ * start).
  */
 int agent_state_load(struct agent *a);
+/* The same for the monotonic counters only (failovers, pings, pongs,
+ * retransmits, nacks, failures): after membership_init() has set every
+ * replica's state afresh from the installed sets. */
+int agent_state_restore_counters(struct agent *a);
 
 /* Saves every configured shard's runtime state. 0, or -1 (errno set). */
 int agent_state_save(const struct agent *a);
-
-/*
- * After bring-up: the shard's epoch, and each replica's state and applied seq
- * as the start-up probes and the plan left them (in the write set: in sync;
- * answered but left out: failed, it must catch up; silent: joining, or failed
- * if it was in the write set before).
- */
-void agent_state_note_plan(struct shard_rt *rt, const struct dalio_shard_def *s,
-			   const struct replica_probe *probes, const struct shard_plan *plan,
-			   int64_t now_ms);
 
 /* For dalio-ctl: opens the pinned map read-only. fd, or -1 (errno set). */
 int agent_state_open_pinned(const char *pin_dir);

@@ -41,7 +41,9 @@ struct dalio_config {
 	char interface[16];	      /* lb.interface, required */
 	enum dalio_xdp_mode xdp_mode; /* lb.xdp_mode: native|skb, default native */
 	char pin_path[200];	      /* lb.pin_path, default DALIO_CFG_DEFAULT_PIN_PATH */
-	unsigned heartbeat_ms;	      /* lb.heartbeat_ms, default 50 (used by a later issue) */
+	unsigned heartbeat_ms;	      /* lb.heartbeat_ms: PING period, default 50 */
+	unsigned suspect_after;	      /* lb.suspect_after: silent intervals to suspect, default 3 */
+	unsigned fail_after;	      /* lb.fail_after: silent intervals to fail, default 6 */
 	uint32_t metrics_ip;	      /* lb.metrics address (network order), default 127.0.0.1 */
 	uint16_t metrics_port;	      /* lb.metrics port (host order), default 9464; 0 = off */
 	unsigned n_shards;

@@ -49,14 +49,25 @@ struct datapath {
 	int xdp_attached;
 	int tc_attached;
 	int tc_hook_created;
+	unsigned payload_slots;
 	int adopted;	  /* found a running data path or pinned maps */
 	__u32 old_xdp_id; /* the running dalio_lb, replaced on attach */
 	int old_xdp_legacy;
 };
 
+unsigned datapath_payload_slots(const struct dalio_config *cfg)
+{
+	unsigned max_id = 0;
+
+	for (unsigned i = 0; i < cfg->n_shards; i++)
+		if (cfg->shards[i].id > max_id)
+			max_id = cfg->shards[i].id;
+	return (max_id + 1) * DALIO_RING_SIZE;
+}
+
 static const char *const pinned_maps[] = {
 	"vip_map",   "replica_map", "shard_state", "pending_ring", "dirty_map",
-	"stats_map", "rr_map",	    "client_map",  "agent_state",
+	"stats_map", "rr_map",	    "client_map",  "payload_ring", "agent_state",
 };
 
 #define XDP_PROG_NAME "dalio_lb"
@@ -184,7 +195,7 @@ static int adopt_running_maps(struct datapath *dp, __u32 id, char *err, size_t e
 		int mfd = bpf_map_get_fd_by_id(ids[i]);
 		struct bpf_map *lm, *fm;
 		char path[512];
-		int pin;
+		int pin, is_payload;
 
 		if (mfd < 0)
 			continue;
@@ -194,16 +205,24 @@ static int adopt_running_maps(struct datapath *dp, __u32 id, char *err, size_t e
 			close(mfd);
 			continue;
 		}
+		/* The payload ring is sized by the configuration (SIGHUP may have
+		 * added shards since): keep the running one's size. */
+		is_payload = strcmp(mi.name, "payload_ring") == 0;
+		if (is_payload)
+			dp->payload_slots = mi.max_entries;
 		if (bpf_map__type(lm) != mi.type || bpf_map__key_size(lm) != mi.key_size ||
 		    bpf_map__value_size(lm) != mi.value_size ||
-		    bpf_map__max_entries(lm) != mi.max_entries) {
+		    (!is_payload && bpf_map__max_entries(lm) != mi.max_entries)) {
 			set_err(err, errlen,
 				"the running data path's map %s has another layout than this "
 				"agent's "
-				"(value %u bytes, expected %u): an upgrade across map layouts "
-				"needs "
-				"a stop (SIGTERM) and a fresh start",
-				mi.name, mi.value_size, bpf_map__value_size(lm));
+				"(type %u, key %u, value %u bytes, %u entries; expected %u, %u, "
+				"%u, "
+				"%u): an upgrade across map layouts needs a stop (SIGTERM) and a "
+				"fresh start",
+				mi.name, mi.type, mi.key_size, mi.value_size, mi.max_entries,
+				bpf_map__type(lm), bpf_map__key_size(lm), bpf_map__value_size(lm),
+				bpf_map__max_entries(lm));
 			close(mfd);
 			goto out;
 		}
@@ -271,6 +290,14 @@ struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t
 	dp->fanout = dalio_fanout__open_opts(&opts);
 	if (!dp->lb || !dp->fanout) {
 		set_err(err, errlen, "cannot open the BPF objects: %s", strerror(errno));
+		goto fail;
+	}
+	/* One payload ring per shard id up to the highest configured (1.5 KB a
+	 * slot); both objects declare the shared map, so both must agree. */
+	dp->payload_slots = datapath_payload_slots(cfg);
+	if (bpf_map__set_max_entries(dp->lb->maps.payload_ring, dp->payload_slots) ||
+	    bpf_map__set_max_entries(dp->fanout->maps.payload_ring, dp->payload_slots)) {
+		set_err(err, errlen, "cannot size the payload ring: %s", strerror(errno));
 		goto fail;
 	}
 	if (dp->old_xdp_id && adopt_running_maps(dp, dp->old_xdp_id, err, errlen))
@@ -381,6 +408,8 @@ void datapath_maps(const struct datapath *dp, struct datapath_maps *out)
 	out->pending_ring = bpf_map__fd(dp->lb->maps.pending_ring);
 	out->dirty_map = bpf_map__fd(dp->lb->maps.dirty_map);
 	out->stats_map = bpf_map__fd(dp->lb->maps.stats_map);
+	out->payload_ring = bpf_map__fd(dp->lb->maps.payload_ring);
+	out->payload_slots = dp->payload_slots;
 }
 
 int datapath_adopted(const struct datapath *dp)

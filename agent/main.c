@@ -27,8 +27,11 @@
 #include "datapath.h"
 #include "log.h"
 #include "loop.h"
+#include "membership.h"
 #include "metrics.h"
 #include "probe.h"
+#include "reload.h"
+#include "retransmit.h"
 #include "shardmap.h"
 
 #define DEFAULT_WAIT_S 10
@@ -85,8 +88,8 @@ static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap
 }
 
 /* Finds the replicas, opens a new epoch on them, programs the shard. */
-static int bring_up_shard(const struct dalio_config *cfg, const struct dalio_shard_def *s,
-			  const struct datapath_maps *maps, int wait_ms, struct shard_rt *rt)
+int agent_bring_up_shard(const struct dalio_config *cfg, const struct dalio_shard_def *s,
+			 const struct datapath_maps *maps, int wait_ms)
 {
 	struct adopt_info ad;
 	int adopted;
@@ -144,7 +147,6 @@ static int bring_up_shard(const struct dalio_config *cfg, const struct dalio_sha
 		log_error("%s", err);
 		return -1;
 	}
-	agent_state_note_plan(rt, s, probes, &plan, loop_now_ms());
 	if (adopted)
 		log_info("shard %u (%s): re-adopted the live data path: epoch %u kept, next seq "
 			 "%llu, %u write(s) in flight",
@@ -174,7 +176,7 @@ static void on_signal(void *arg, int fd)
 	if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return;
 	if (si.ssi_signo == SIGHUP) {
-		log_warn("SIGHUP: live reconfiguration is not supported yet; restart the agent");
+		agent_reload(a);
 		return;
 	}
 	if (si.ssi_signo == SIGUSR2) {
@@ -286,11 +288,10 @@ int main(int argc, char **argv)
 	}
 	if (datapath_adopted(a.dp))
 		log_info("found a running data path in %s/%s: re-adopting it (%d shard(s) with "
-			 "saved "
-			 "agent state)",
+			 "saved agent state)",
 			 a.cfg.pin_path, a.cfg.interface, agent_state_load(&a));
 	for (unsigned i = 0; i < a.cfg.n_shards; i++)
-		if (bring_up_shard(&a.cfg, &a.cfg.shards[i], &a.maps, wait_s * 1000, &a.shards[i]))
+		if (agent_bring_up_shard(&a.cfg, &a.cfg.shards[i], &a.maps, wait_s * 1000))
 			goto out;
 	if (datapath_attach(a.dp, err, sizeof(err))) {
 		log_error("%s", err);
@@ -299,6 +300,13 @@ int main(int argc, char **argv)
 	if (datapath_replaced_xdp_id(a.dp))
 		log_info("replaced the running XDP program (id %u) and tc filter in place",
 			 datapath_replaced_xdp_id(a.dp));
+	if (membership_init(&a, err, sizeof(err)) || retransmit_init(&a, err, sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
+	/* Membership starts every replica afresh from the installed sets; the
+	 * counters carry on from what the previous agent saved. */
+	agent_state_restore_counters(&a);
 	agent_state_save(&a);
 	if (loop_add_timer(&a.loop, 1000, save_state, &a)) {
 		log_error("cannot add a timer: %s", strerror(errno));
@@ -313,6 +321,7 @@ int main(int argc, char **argv)
 	}
 	rc = a.handover ? EXIT_HANDOVER : 0;
 out:
+	retransmit_close(&a);
 	agent_state_save(&a);
 	agent_state_close(&a);
 	metrics_stop(&a);

@@ -31,6 +31,12 @@ void metrics_escape(char *out, size_t outlen, const char *in)
 	out[o] = '\0';
 }
 
+/* Shards taken out by SIGHUP keep their slot but are not shown. */
+static int shown(const struct metrics_view *v, unsigned i)
+{
+	return !v->rt || !v->rt[i].removed;
+}
+
 static void family(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -213,8 +219,8 @@ static const struct {
 	const char *name, *type, *help;
 } replica_metrics[R_MAX] = {
 	[R_STATE] = {"dalio_replica_state", "gauge",
-		     "1 for the replica's membership state (joining, catching_up, in_sync, "
-		     "suspected, failed), 0 for the others."},
+		     "1 for the replica's membership state (joining, catching-up, in-sync, "
+		     "suspected, failed, removed), 0 for the others."},
 	[R_IN_WSET] = {"dalio_replica_in_write_set", "gauge",
 		       "1 if the replica is in the shard's write set."},
 	[R_IN_RSET] = {"dalio_replica_in_read_set", "gauge",
@@ -296,6 +302,8 @@ int metrics_format(FILE *f, const struct metrics_view *v)
 	family(f, "dalio_shard_maps_readable", "gauge",
 	       "1 if the shard's state could be read from the BPF maps for this scrape.");
 	for (unsigned i = 0; i < cfg->n_shards; i++) {
+		if (!shown(v, i))
+			continue;
 		shard_labels(l, sizeof(l), &cfg->shards[i]);
 		fprintf(f, "dalio_shard_maps_readable{%s} %d\n", l, v->snap_ok[i] ? 1 : 0);
 	}
@@ -303,6 +311,8 @@ int metrics_format(FILE *f, const struct metrics_view *v)
 	for (int g = 0; g < G_MAX; g++) {
 		family(f, shard_gauges[g].name, shard_gauges[g].type, shard_gauges[g].help);
 		for (unsigned i = 0; i < cfg->n_shards; i++) {
+			if (!shown(v, i))
+				continue;
 			if (!v->snap_ok[i])
 				continue;
 			shard_labels(l, sizeof(l), &cfg->shards[i]);
@@ -316,6 +326,8 @@ int metrics_format(FILE *f, const struct metrics_view *v)
 
 		family(f, fam->name, "counter", fam->help);
 		for (unsigned i = 0; i < cfg->n_shards; i++) {
+			if (!shown(v, i))
+				continue;
 			if (!v->snap_ok[i])
 				continue;
 			shard_labels(l, sizeof(l), &cfg->shards[i]);
@@ -338,6 +350,8 @@ int metrics_format(FILE *f, const struct metrics_view *v)
 		family(f, "dalio_shard_failovers_total", "counter",
 		       "Write-set reductions after replica failures.");
 		for (unsigned i = 0; i < cfg->n_shards; i++) {
+			if (!shown(v, i))
+				continue;
 			shard_labels(l, sizeof(l), &cfg->shards[i]);
 			fprintf(f, "dalio_shard_failovers_total{%s} %llu\n", l,
 				(unsigned long long)v->rt[i].failovers);
@@ -346,6 +360,8 @@ int metrics_format(FILE *f, const struct metrics_view *v)
 			family(f, replica_metrics[m].name, replica_metrics[m].type,
 			       replica_metrics[m].help);
 			for (unsigned i = 0; i < cfg->n_shards; i++) {
+				if (!shown(v, i))
+					continue;
 				const struct dalio_shard_def *s = &cfg->shards[i];
 
 				for (unsigned r = 0; r < s->n_replicas; r++) {
@@ -359,7 +375,7 @@ int metrics_format(FILE *f, const struct metrics_view *v)
 					replica_labels(l, sizeof(l), s, r);
 					if (m == R_STATE) {
 						for (unsigned st = REPLICA_JOINING;
-						     st <= REPLICA_FAILED; st++)
+						     st <= REPLICA_REMOVED; st++)
 							fprintf(f, "%s{%s,state=\"%s\"} %d\n",
 								replica_metrics[m].name, l,
 								agent_state_name(st),
@@ -391,6 +407,8 @@ int status_format(FILE *f, const struct metrics_view *v)
 		"VIP:PORT", "MODE", "STATE", "EPOCH", "NEXT_SEQ", "COMPLETED", "PENDING", "DIRTY",
 		"OLDEST");
 	for (unsigned i = 0; i < cfg->n_shards; i++) {
+		if (!shown(v, i))
+			continue;
 		const struct dalio_shard_def *s = &cfg->shards[i];
 		const struct lb_shard_snap *sn = &v->snap[i];
 		char vip[INET_ADDRSTRLEN], ep[32];

@@ -6,7 +6,7 @@
 #   <P>-lb 10.77.0.10 --+-- br0 in <P>-br     (VIPs 10.77.0.100, .101 on lb0)
 #   <P>-r1 10.77.0.11 --+
 #   <P>-r2 10.77.0.12 --+   each replica host runs, per shard s (0, 1),
-#   <P>-r3 10.77.0.13 --+   redis-server on 127.0.0.1:6379+s and dalio-replica on :7400+s
+#   <P>-r3 10.77.0.13 --+   redis-server on :6379+s (all addresses: SYNC copies) and dalio-replica on :7400+s
 #
 # This matches shards.yaml. Every namespace name starts with a prefix unique to
 # the run; topo_down kills only the PIDs started here and deletes the namespaces.
@@ -102,9 +102,13 @@ topo_wait_redis() {
 topo_start_replica() {
 	local host=$1 shard=$2 idx=$3
 	local rport=$((6379 + shard)) dport=$((7400 + shard))
+	# Each server its own directory: a full copy (SYNC) writes an RDB file,
+	# which a later server started in the same directory would load.
+	mkdir -p "$TOPO_DIR/redis-$host-$shard"
 	topo_bg "redis_${host}_$shard" "$TOPO_DIR/redis-$host-$shard.log" \
-		ip netns exec "$(topo_ns "$host")" redis-server --port "$rport" --bind 127.0.0.1 \
-		--save '' --appendonly no --enable-debug-command local
+		ip netns exec "$(topo_ns "$host")" redis-server --port "$rport" --bind 0.0.0.0 \
+		--protected-mode no --save '' --appendonly no --enable-debug-command local \
+		--dir "$TOPO_DIR/redis-$host-$shard" --repl-diskless-sync-delay 0
 	topo_wait_redis "$host" "$rport" || return 1
 	topo_bg "replica_${host}_$shard" "$TOPO_DIR/replica-$host-$shard.log" \
 		ip netns exec "$(topo_ns "$host")" "$TOPO_BUILD/dalio-replica" \
@@ -127,10 +131,16 @@ topo_start_replicas() {
 # mounts (bpffs included).
 topo_lb_exec() { nsenter --net="/run/netns/$(topo_ns lb)" "$@"; }
 
-# topo_agent_config CONFIG: writes $TOPO_DIR/agent.yaml, CONFIG with lb.pin_path
-# set to this run's TOPO_PIN, and prints its path.
+# topo_agent_config CONFIG: prints the config the agent of this run gets:
+# CONFIG itself if its lb.pin_path is already this run's TOPO_PIN (a test that
+# edits it and sends SIGHUP writes it so), else $TOPO_DIR/agent.yaml, a copy
+# with lb.pin_path set to TOPO_PIN.
 topo_agent_config() {
 	local out="$TOPO_DIR/agent.yaml"
+	if grep -qE "^[[:space:]]+pin_path:[[:space:]]*$TOPO_PIN[[:space:]]*\$" "$1"; then
+		echo "$1"
+		return
+	fi
 	if grep -qE '^[[:space:]]+pin_path:' "$1"; then
 		sed -E "s|^([[:space:]]+)pin_path:.*|\1pin_path: $TOPO_PIN|" "$1" >"$out"
 	else
@@ -188,6 +198,46 @@ topo_fault() {
 	for dir in ingress egress; do
 		tc -n "$ns" filter add dev eth0 "$dir" bpf da obj "$TOPO_BUILD/bpf/$2" sec tc
 	done
+}
+
+# topo_netem HOST ARGS...: impairs the Dalio UDP traffic of HOST's eth0 in both
+# directions with build/dalio-netem (loss, duplication, delay, reordering
+# through a TUN device; see test/fault/dalio-netem.c). ARGS are dalio-netem's
+# profile options, e.g. --loss 5 --delay 0-5. Waits (bounded) until it is
+# attached; its PID is in TOPO_PID_netem_HOST, its counters (printed on exit
+# and on SIGUSR1) in $TOPO_DIR/netem-HOST.log. topo_netem_stop HOST ends it
+# early; topo_down ends it otherwise.
+topo_netem() {
+	local host=$1 i pidvar
+	shift
+	topo_bg "netem_$host" "$TOPO_DIR/netem-$host.log" \
+		ip netns exec "$(topo_ns "$host")" "$TOPO_BUILD/dalio-netem" --dev eth0 "$@"
+	pidvar="TOPO_PID_netem_$host"
+	for i in $(seq 1 50); do
+		grep -qs "ready" "$TOPO_DIR/netem-$host.log" && return 0
+		if ! kill -0 "${!pidvar}" 2>/dev/null; then
+			topo_log "dalio-netem on $host exited:"
+			cat "$TOPO_DIR/netem-$host.log" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	topo_log "dalio-netem on $host did not come up"
+	return 1
+}
+
+# topo_netem_stop HOST: stops HOST's dalio-netem (it detaches and flushes) and
+# forgets its PID, so topo_down never signals a PID that may have been reused.
+topo_netem_stop() {
+	local pidvar="TOPO_PID_netem_$1" pid i
+	pid=${!pidvar:-}
+	[ -n "$pid" ] || return 0
+	topo_stop_pid "$pid"
+	for i in "${!TOPO_PIDS[@]}"; do
+		[ "${TOPO_PIDS[$i]}" == "$pid" ] && unset "TOPO_PIDS[$i]"
+	done
+	TOPO_PIDS=("${TOPO_PIDS[@]}")
+	eval "TOPO_PID_netem_$1="
 }
 
 # topo_stop_pid PID: SIGTERM, then SIGKILL after 3 s; only PIDs we started.

@@ -135,8 +135,8 @@ for s in "${TOPO_SHARDS[@]}"; do
 	it_eq "shard $s: epoch unchanged" "$epoch_before" "$(metric dalio_shard_epoch "$l")"
 	it_eq "shard $s: no pending writes left" 0 "$(metric dalio_shard_pending_writes "$l")"
 	it_eq "shard $s: dirty table empty" 0 "$(metric dalio_shard_dirty_buckets "$l")"
-	insync=$(grep -c "^dalio_replica_state{$l,replica=\"[0-9.:]*\",index=\"[0-9]\",state=\"in_sync\"} 1$" "$TOPO_DIR/metrics.txt")
-	it_eq "shard $s: 3 replicas in_sync in the metrics" 3 "$insync"
+	insync=$(grep -c "^dalio_replica_state{$l,replica=\"[0-9.:]*\",index=\"[0-9]\",state=\"in-sync\"} 1$" "$TOPO_DIR/metrics.txt")
+	it_eq "shard $s: 3 replicas in-sync in the metrics" 3 "$insync"
 done
 for fam in dalio_reads_total dalio_acks_total dalio_drops_total dalio_refused_total \
 	dalio_write_retries_total dalio_shard_failovers_total dalio_replica_applied_seq \
@@ -157,7 +157,7 @@ it_eq "HTTP 431 for a request over 4 KiB" "HTTP/1.0 431 Request Header Fields To
 st=$(ctl status)
 echo "$st" | sed 's/^/  | /'
 if grep -qE '^SHARD +NAME +VIP:PORT +MODE +STATE +EPOCH +NEXT_SEQ +COMPLETED +PENDING +DIRTY +OLDEST' <<<"$st"; then it_ok "dalio-ctl status prints the table header"; else it_fail "no table header"; fi
-it_eq "dalio-ctl status: replicas in_sync" 6 "$(grep -cE '^ +10\.77\.0\.1[123]:740[01] +in_sync ' <<<"$st")"
+it_eq "dalio-ctl status: replicas in-sync" 6 "$(grep -cE '^ +10\.77\.0\.1[123]:740[01] +in-sync ' <<<"$st")"
 if [[ "$st" == *"agent: pid $TOPO_PID_agent, state saved"* ]]; then it_ok "dalio-ctl status names the running agent"; else it_fail "agent line: $(grep agent: <<<"$st")"; fi
 it_eq "dalio-ctl status next seq matches the metrics (shard 1)" "$next" "$(ctl_field 1 7)"
 

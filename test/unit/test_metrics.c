@@ -5,8 +5,8 @@
  * chosen series (sums of stats, lag, one-hot states, units), the Prometheus
  * text format as a whole (HELP/TYPE once per family and before its samples,
  * sample syntax, counters named *_total, no duplicate series), shards whose
- * maps cannot be read, label escaping, the status table, and how the plan of
- * a bring-up sets replica states (agent/agent_state.c).
+ * maps cannot be read, shards removed by SIGHUP, label escaping, the status
+ * table, and the state names (agent/agent_state.c).
  */
 #include <ctype.h>
 #include <setjmp.h>
@@ -160,10 +160,10 @@ static void test_values(void **state)
 	has_line(out, "dalio_write_retries_total{" U3 ",result=\"mismatch\"} 117");
 	has_line(out, "dalio_shard_failovers_total{" U3 "} 4");
 	/* replicas */
-	has_line(out, "dalio_replica_state{" R0 ",state=\"in_sync\"} 1");
+	has_line(out, "dalio_replica_state{" R0 ",state=\"in-sync\"} 1");
 	has_line(out, "dalio_replica_state{" R0 ",state=\"joining\"} 0");
 	has_line(out, "dalio_replica_state{" R0 ",state=\"failed\"} 0");
-	has_line(out, "dalio_replica_state{" R1 ",state=\"catching_up\"} 1");
+	has_line(out, "dalio_replica_state{" R1 ",state=\"catching-up\"} 1");
 	has_line(out, "dalio_replica_state{" R2 ",state=\"failed\"} 1");
 	has_line(out, "dalio_replica_in_write_set{" R0 "} 1");
 	has_line(out, "dalio_replica_in_write_set{" R2 "} 0");
@@ -300,6 +300,25 @@ static void test_unreadable_and_no_rt(void **state)
 	ok[0] = 1;
 }
 
+static void test_removed_shard(void **state)
+{
+	char *out;
+
+	(void)state;
+	rt[1].removed = 1; /* SIGHUP took shard 0 out; its slot stays */
+	rt[0].rep[2].state = REPLICA_REMOVED;
+	out = render(metrics_format, 1);
+	lacks(out, "shard=\"0\"");
+	has_line(out, "dalio_replica_state{" R2 ",state=\"removed\"} 1");
+	has_line(out, "dalio_replica_state{" R2 ",state=\"failed\"} 0");
+	free(out);
+	out = render(status_format, 1);
+	lacks(out, "shard0");
+	has_line(out, "      10.0.0.13:7400        removed              10      988 -        0.00 "
+		      "   never");
+	free(out);
+}
+
 static void test_escape(void **state)
 {
 	char buf[64], tiny[6];
@@ -322,9 +341,9 @@ static void test_status(void **state)
 	assert_memory_equal(out, "SHARD NAME ", 11);
 	has_line(out, "3     users        10.0.0.100:7379       pb   serving       7       1001 "
 		      "       998       2      2   1.500s");
-	has_line(out, "      10.0.0.11:7400        in_sync             990        8 w,r      0.25 "
+	has_line(out, "      10.0.0.11:7400        in-sync             990        8 w,r      0.25 "
 		      "    1.0s");
-	has_line(out, "      10.0.0.12:7400        catching_up        1000        0 w        0.00 "
+	has_line(out, "      10.0.0.12:7400        catching-up        1000        0 w        0.00 "
 		      "   never");
 	has_line(out, "      10.0.0.13:7400        failed               10      988 -        0.00 "
 		      "   never");
@@ -346,44 +365,12 @@ static void test_state_names(void **state)
 {
 	(void)state;
 	assert_string_equal(agent_state_name(REPLICA_JOINING), "joining");
-	assert_string_equal(agent_state_name(REPLICA_CATCHING_UP), "catching_up");
-	assert_string_equal(agent_state_name(REPLICA_IN_SYNC), "in_sync");
+	assert_string_equal(agent_state_name(REPLICA_CATCHING_UP), "catching-up");
+	assert_string_equal(agent_state_name(REPLICA_IN_SYNC), "in-sync");
 	assert_string_equal(agent_state_name(REPLICA_SUSPECTED), "suspected");
 	assert_string_equal(agent_state_name(REPLICA_FAILED), "failed");
+	assert_string_equal(agent_state_name(REPLICA_REMOVED), "removed");
 	assert_string_equal(agent_state_name(99), "unknown");
-}
-
-static void test_note_plan(void **state)
-{
-	struct replica_probe probes[DALIO_MAX_REPLICAS] = {
-		{.answered = 1, .epoch = 8, .applied = 500, .have_mac = 1},
-		{.answered = 1, .epoch = 8, .applied = 400, .have_mac = 1},
-		{.answered = 0},
-	};
-	struct shard_plan plan = {.epoch = 8, .write_mask = 0x1, .read_mask = 0x1, .applied = 500};
-	struct shard_rt r;
-	const struct dalio_shard_def *s = &cfg.shards[0];
-
-	(void)state;
-	memset(&r, 0, sizeof(r));
-	agent_state_note_plan(&r, s, probes, &plan, 1234);
-	assert_int_equal(r.epoch, 8);
-	assert_int_equal(r.rep[0].state, REPLICA_IN_SYNC);
-	assert_int_equal(r.rep[0].applied, 500);
-	assert_int_equal(r.rep[0].since_ms, 1234);
-	assert_int_equal(r.rep[1].state, REPLICA_FAILED); /* answered, left out */
-	assert_int_equal(r.rep[1].applied, 400);
-	assert_int_equal(r.rep[2].state, REPLICA_JOINING); /* never answered */
-	assert_int_equal(r.rep[2].last_pong_ms, 0);
-
-	/* A restart: replica 0 was in sync before and is silent now: failed. */
-	probes[0].answered = 0;
-	plan.write_mask = 0;
-	agent_state_note_plan(&r, s, probes, &plan, 2000);
-	assert_int_equal(r.rep[0].state, REPLICA_FAILED);
-	assert_int_equal(r.rep[0].since_ms, 2000);
-	assert_int_equal(r.rep[0].applied, 500); /* last known */
-	assert_int_equal(r.rep[2].state, REPLICA_JOINING);
 }
 
 int main(void)
@@ -392,10 +379,10 @@ int main(void)
 		cmocka_unit_test_setup(test_values, setup),
 		cmocka_unit_test_setup(test_format, setup),
 		cmocka_unit_test_setup(test_unreadable_and_no_rt, setup),
+		cmocka_unit_test_setup(test_removed_shard, setup),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test_setup(test_status, setup),
 		cmocka_unit_test(test_state_names),
-		cmocka_unit_test_setup(test_note_plan, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
