@@ -158,6 +158,9 @@ st=$(ctl status)
 echo "$st" | sed 's/^/  | /'
 if grep -qE '^SHARD +NAME +VIP:PORT +MODE +STATE +EPOCH +NEXT_SEQ +COMPLETED +PENDING +DIRTY +OLDEST' <<<"$st"; then it_ok "dalio-ctl status prints the table header"; else it_fail "no table header"; fi
 it_eq "dalio-ctl status: replicas in-sync" 6 "$(grep -cE '^ +10\.77\.0\.1[123]:740[01] +in-sync ' <<<"$st")"
+# REPLICA STATE APPLIED LAG SETS RTT_MS SEEN: every replica has applied every write
+it_eq "dalio-ctl status: no replica lags after the load" 6 \
+	"$(awk '$1 ~ /^10\.77\.0\.1[123]:740[01]$/ && $4 == 0 && $5 == "w,r"' <<<"$st" | wc -l)"
 if [[ "$st" == *"agent: pid $TOPO_PID_agent, state saved"* ]]; then it_ok "dalio-ctl status names the running agent"; else it_fail "agent line: $(grep agent: <<<"$st")"; fi
 it_eq "dalio-ctl status next seq matches the metrics (shard 1)" "$next" "$(ctl_field 1 7)"
 
