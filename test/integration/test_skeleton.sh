@@ -105,6 +105,7 @@ xdp=$(ip -n "$(topo_ns lb)" -d link show lb0 | grep -c "prog/xdp")
 it_eq "no XDP program left on lb0" 0 "$xdp"
 filters=$(tc -n "$(topo_ns lb)" filter show dev lb0 ingress 2>/dev/null | grep -c bpf)
 it_eq "no tc filter left on lb0" 0 "$filters"
+if [ -e "$TOPO_PIN/lb0" ]; then it_fail "pins left in $TOPO_PIN/lb0"; else it_ok "maps unpinned"; fi
 out=$(topo_exec cl "$TOPO_BUILD/dalio-cli" -h "${TOPO_VIPS[0]}" -p 7379 --timeout 100 --retries 1 GET k:0:1 2>&1)
 if [[ "$out" == *"no reply"* || "$out" == *"refused"* ]]; then it_ok "VIP no longer served after detach"; else it_fail "after detach: $out"; fi
 
