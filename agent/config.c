@@ -31,7 +31,8 @@ struct ctx {
 	struct dalio_config *cfg;
 };
 
-/* Appends s to out, printable ASCII only, at most max characters ("..." after). */
+/* Copies s into out for a message: printable ASCII (others as \xNN), at most max
+ * characters of s, "..." when cut. */
 static void quote_value(char *out, size_t outlen, const char *s, size_t max)
 {
 	size_t o = 0, i;
