@@ -84,6 +84,23 @@ static __always_inline int fwd_fanout_devmap(void)
 }
 
 /*
+ * Redirects to ifindex. An interface of tx_ports is reached through tx_ports
+ * (its egress program passes frames without a copy mask unchanged): the kernel
+ * keeps one egress program per device bulk queue, the one of the first frame
+ * queued to that device in a NAPI poll, so a plain bpf_redirect to the same
+ * device would either send the broadcast copies queued after it without their
+ * rewrite, or run the egress program on the redirected frame.
+ */
+static __always_inline int fwd_redirect(__u32 ifindex)
+{
+	long rc = bpf_redirect_map(&tx_ports, ifindex, 0);
+
+	if (rc == XDP_REDIRECT)
+		return XDP_REDIRECT;
+	return bpf_redirect(ifindex, 0); /* not in tx_ports (tc mode, clients) */
+}
+
+/*
  * Verdict for a frame already rewritten for replica rep (destination MAC
  * included): XDP_TX when rep sits behind the interface the frame came in on,
  * else a redirect to rep's interface with that interface's MAC as source.
@@ -95,7 +112,7 @@ static __always_inline int fwd_to_replica(struct dalio_pkt *p, const struct dali
 	if (!ifindex || ifindex == p->ifindex)
 		return XDP_TX;
 	__builtin_memcpy(p->eth->h_source, rep->src_mac, 6);
-	return bpf_redirect(ifindex, 0);
+	return fwd_redirect(ifindex);
 }
 
 /* The same for a frame rewritten for the client: out of lb_cfg's interface. */
@@ -110,7 +127,7 @@ static __always_inline int fwd_to_client(struct dalio_pkt *p)
 	if (!ifindex || ifindex == p->ifindex)
 		return XDP_TX;
 	__builtin_memcpy(p->eth->h_source, lc->client_mac, 6);
-	return bpf_redirect(ifindex, 0);
+	return fwd_redirect(ifindex);
 }
 
 /*
@@ -129,12 +146,14 @@ static __always_inline int fwd_write_devmap(struct dalio_pkt *p, __u32 mask)
 }
 
 /*
- * The devmap egress program's work for one broadcast copy leaving by
- * egress_ifindex: find the replica of the write's copy mask reached through
- * that interface, rewrite the copy for it (MACs, destination address and port,
- * reserved back to 0, checksums) and send it, or drop the copy when no such
- * replica exists. The agent guarantees at most one replica of a shard per
- * interface in devmap mode.
+ * The devmap egress program's work for one frame leaving by egress_ifindex.
+ * A broadcast copy of a write (copy mask in reserved): find the replica of the
+ * mask reached through that interface, rewrite the copy for it (MACs,
+ * destination address and port, reserved back to 0, checksums) and send it, or
+ * drop the copy when no such replica exists. The agent guarantees at most one
+ * replica of a shard per interface in devmap mode. Any other frame was
+ * redirected here already rewritten for its target (fwd_redirect): send it as
+ * it is.
  */
 static __always_inline int fwd_devmap_egress(struct xdp_md *ctx, __u32 egress_ifindex)
 {
@@ -146,12 +165,13 @@ static __always_inline int fwd_devmap_egress(struct xdp_md *ctx, __u32 egress_if
 	struct dalio_stats *st;
 	__u32 shard, tag, mask;
 
-	if (parse_udp(data, data_end, &p) || parse_dalio(data_end, &p) ||
-	    p.dh->type != DALIO_T_WRITE)
-		return XDP_DROP; /* only dalio_lb's writes are broadcast */
+	if (parse_udp(data, data_end, &p) || parse_dalio(data_end, &p))
+		return XDP_PASS;
 	tag = bpf_ntohs(p.dh->reserved);
+	if (p.dh->type != DALIO_T_WRITE || (tag & FWD_TAG_MASK) != FWD_MASK_TAG)
+		return XDP_PASS; /* not a broadcast copy */
 	shard = bpf_ntohs(p.dh->shard);
-	if ((tag & FWD_TAG_MASK) != FWD_MASK_TAG || shard >= DALIO_MAX_SHARDS)
+	if (shard >= DALIO_MAX_SHARDS)
 		return XDP_DROP;
 	mask = tag & FWD_COPY_MASK;
 	st = bpf_map_lookup_elem(&stats_map, &shard);
