@@ -18,10 +18,12 @@
 
 #include "config.h"
 
-#define MAX_FILE_SIZE	     (1 << 20)
-#define DEFAULT_HEARTBEAT_MS 50
-#define MAX_HEARTBEAT_MS     60000
-#define PATH_LEN	     64
+#define MAX_FILE_SIZE	      (1 << 20)
+#define DEFAULT_HEARTBEAT_MS  50
+#define DEFAULT_SUSPECT_AFTER 3
+#define DEFAULT_FAIL_AFTER    6
+#define MAX_HEARTBEAT_MS      60000
+#define PATH_LEN	      64
 
 struct ctx {
 	const char *name; /* file name used in messages */
@@ -296,9 +298,17 @@ static int walk_mapping(struct ctx *c, yaml_node_t *map, const char *path, const
 
 /* ---- lb ---- */
 
-enum { LB_INTERFACE, LB_XDP_MODE, LB_PIN_PATH, LB_HEARTBEAT_MS, LB_FANOUT };
-static const char *const lb_fields[] = {"interface",	"xdp_mode", "pin_path",
-					"heartbeat_ms", "fanout",   NULL};
+enum {
+	LB_INTERFACE,
+	LB_XDP_MODE,
+	LB_PIN_PATH,
+	LB_HEARTBEAT_MS,
+	LB_SUSPECT_AFTER,
+	LB_FAIL_AFTER,
+	LB_FANOUT
+};
+static const char *const lb_fields[] = {"interface",	 "xdp_mode",   "pin_path", "heartbeat_ms",
+					"suspect_after", "fail_after", "fanout",   NULL};
 
 /* Nodes of the lb section that cross-field checks point at. */
 struct lb_state {
@@ -368,6 +378,15 @@ static int lb_field(struct ctx *c, int idx, yaml_node_t *v, const char *path, vo
 			   &num))
 			return -1;
 		cfg->heartbeat_ms = (unsigned)num;
+		return 0;
+	case LB_SUSPECT_AFTER:
+	case LB_FAIL_AFTER:
+		if (number(c, v, path, "a multiple of the heartbeat interval 1-100", 1, 100, &num))
+			return -1;
+		if (idx == LB_SUSPECT_AFTER)
+			cfg->suspect_after = (unsigned)num;
+		else
+			cfg->fail_after = (unsigned)num;
 		return 0;
 	case LB_FANOUT:
 		s = scalar(c, v, path, "tc or devmap");
@@ -698,6 +717,8 @@ static int parse_buffer(const char *buf, size_t len, const char *name, struct da
 	cfg->xdp_mode = DALIO_XDP_NATIVE;
 	snprintf(cfg->pin_path, sizeof(cfg->pin_path), "%s", DALIO_CFG_DEFAULT_PIN_PATH);
 	cfg->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+	cfg->suspect_after = DEFAULT_SUSPECT_AFTER;
+	cfg->fail_after = DEFAULT_FAIL_AFTER;
 
 	if (!yaml_parser_initialize(&parser))
 		return fail_at(&c, 1, 1, NULL, "out of memory");

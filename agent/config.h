@@ -39,10 +39,12 @@ struct dalio_shard_def {
 
 struct dalio_config {
 	char path[256];
-	char interface[16];	       /* lb.interface, required */
-	enum dalio_xdp_mode xdp_mode;  /* lb.xdp_mode: native|skb, default native */
-	char pin_path[200];	       /* lb.pin_path, default DALIO_CFG_DEFAULT_PIN_PATH */
-	unsigned heartbeat_ms;	       /* lb.heartbeat_ms, default 50 (used by a later issue) */
+	char interface[16];	      /* lb.interface, required */
+	enum dalio_xdp_mode xdp_mode; /* lb.xdp_mode: native|skb, default native */
+	char pin_path[200];	      /* lb.pin_path, default DALIO_CFG_DEFAULT_PIN_PATH */
+	unsigned heartbeat_ms;	      /* lb.heartbeat_ms: PING period, default 50 */
+	unsigned suspect_after;	      /* lb.suspect_after: silent intervals to suspect, default 3 */
+	unsigned fail_after;	      /* lb.fail_after: silent intervals to fail, default 6 */
 	enum dalio_fanout_mode fanout; /* lb.fanout: tc|devmap, default tc */
 	unsigned n_shards;
 	struct dalio_shard_def shards[DALIO_MAX_SHARDS];

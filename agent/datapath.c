@@ -41,6 +41,7 @@ struct dp_iface {
 	int xdp_attached;
 	int tc_attached;
 	int tc_hook_created;
+	unsigned payload_slots;
 };
 
 struct datapath {
@@ -49,15 +50,26 @@ struct datapath {
 	int fanout; /* DALIO_FANOUT_* */
 	struct dalio_lb *lb;
 	struct dalio_fanout *fanout_skel;
+	unsigned payload_slots;
 	/* ifaces[0] is lb.interface (clients); then every other interface a
 	 * replica's route leaves by (a multi-homed LB). */
 	unsigned n_ifaces;
 	struct dp_iface ifaces[DALIO_MAX_IFACES];
 };
 
+unsigned datapath_payload_slots(const struct dalio_config *cfg)
+{
+	unsigned max_id = 0;
+
+	for (unsigned i = 0; i < cfg->n_shards; i++)
+		if (cfg->shards[i].id > max_id)
+			max_id = cfg->shards[i].id;
+	return (max_id + 1) * DALIO_RING_SIZE;
+}
+
 static const char *const pinned_maps[] = {
-	"vip_map",   "replica_map", "shard_state", "pending_ring", "dirty_map",
-	"stats_map", "rr_map",	    "client_map",  "lb_cfg",	   "tx_ports",
+	"vip_map", "replica_map", "shard_state",  "pending_ring", "dirty_map", "stats_map",
+	"rr_map",  "client_map",  "payload_ring", "lb_cfg",	  "tx_ports",
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -201,6 +213,14 @@ struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t
 	dp->fanout_skel = dalio_fanout__open_opts(&opts);
 	if (!dp->lb || !dp->fanout_skel) {
 		set_err(err, errlen, "cannot open the BPF objects: %s", strerror(errno));
+		goto fail;
+	}
+	/* One payload ring per shard id up to the highest configured (1.5 KB a
+	 * slot); both objects declare the shared map, so both must agree. */
+	dp->payload_slots = datapath_payload_slots(cfg);
+	if (bpf_map__set_max_entries(dp->lb->maps.payload_ring, dp->payload_slots) ||
+	    bpf_map__set_max_entries(dp->fanout_skel->maps.payload_ring, dp->payload_slots)) {
+		set_err(err, errlen, "cannot size the payload ring: %s", strerror(errno));
 		goto fail;
 	}
 	rc = dalio_lb__load(dp->lb);
@@ -351,6 +371,8 @@ void datapath_maps(const struct datapath *dp, struct datapath_maps *out)
 	out->pending_ring = bpf_map__fd(dp->lb->maps.pending_ring);
 	out->dirty_map = bpf_map__fd(dp->lb->maps.dirty_map);
 	out->stats_map = bpf_map__fd(dp->lb->maps.stats_map);
+	out->payload_ring = bpf_map__fd(dp->lb->maps.payload_ring);
+	out->payload_slots = dp->payload_slots;
 }
 
 static void detach_iface(struct datapath *dp, struct dp_iface *ifc)

@@ -22,8 +22,11 @@ extern int libbpf_quiet;
 
 /* Map file descriptors for the agent's writers and readers. */
 struct datapath_maps {
-	int vip_map, replica_map, shard_state, pending_ring, dirty_map, stats_map;
+	int vip_map, replica_map, shard_state, pending_ring, dirty_map, stats_map, payload_ring;
+	unsigned payload_slots; /* payload_ring entries: (max shard id + 1) rings */
 };
+/* Entries of the payload ring for cfg's shards. */
+unsigned datapath_payload_slots(const struct dalio_config *cfg);
 void datapath_maps(const struct datapath *dp, struct datapath_maps *out);
 
 #endif

@@ -13,15 +13,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "agent.h"
 #include "config.h"
 #include "datapath.h"
 #include "log.h"
+#include "loop.h"
+#include "membership.h"
 #include "probe.h"
+#include "retransmit.h"
 #include "route.h"
 #include "shardmap.h"
 
@@ -129,32 +135,42 @@ static int bring_up_shard(const struct dalio_config *cfg, const struct dalio_sha
 	return 0;
 }
 
-int main(int argc, char **argv)
+static void on_signal(void *arg, int fd)
+{
+	struct agent *a = arg;
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	if (si.ssi_signo == SIGHUP) {
+		log_warn("SIGHUP: live reconfiguration is not supported yet; restart the agent");
+		return;
+	}
+	log_info("%s: detaching", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+	loop_stop(&a->loop);
+}
+
+/* Parses the command line into a; returns -1 to go on, else an exit code. */
+static int parse_args(int argc, char **argv, struct agent *a, int *wait_s)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"wait", required_argument, NULL, 'w'},
 		{"keep-maps", no_argument, NULL, 'k'},	  {"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
 	};
-	static struct dalio_config cfg;
-	const char *config_path = NULL;
-	int wait_s = DEFAULT_WAIT_S, keep_maps = 0, c, sig, rc = 1;
-	struct datapath_maps maps;
-	struct datapath *dp;
-	char err[1024];
-	sigset_t set;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "c:w:kvh", opts, NULL)) != -1) {
 		char *end;
 
 		switch (c) {
 		case 'c':
-			config_path = optarg;
+			a->config_path = optarg;
 			break;
 		case 'w':
 			errno = 0;
-			wait_s = (int)strtol(optarg, &end, 10);
-			if (errno || *end || wait_s < 0 || wait_s > 3600) {
+			*wait_s = (int)strtol(optarg, &end, 10);
+			if (errno || *end || *wait_s < 0 || *wait_s > 3600) {
 				fprintf(stderr,
 					"dalio-agent: --wait: expected 0-3600 seconds, got '%s'\n",
 					optarg);
@@ -162,7 +178,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'k':
-			keep_maps = 1;
+			a->keep_maps = 1;
 			break;
 		case 'v':
 			log_verbose = 1;
@@ -175,56 +191,74 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!config_path || optind != argc) {
+	if (!a->config_path || optind != argc) {
 		fprintf(stderr, "dalio-agent: %s\n",
-			config_path ? "unexpected arguments" : "--config FILE is required");
+			a->config_path ? "unexpected arguments" : "--config FILE is required");
 		usage(stderr);
 		return 2;
 	}
-	if (dalio_config_load(config_path, &cfg, err, sizeof(err))) {
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct agent a;
+	int wait_s = DEFAULT_WAIT_S, rc, sfd;
+	char err[1024];
+	sigset_t set;
+
+	rc = parse_args(argc, argv, &a, &wait_s);
+	if (rc >= 0)
+		return rc;
+	if (dalio_config_load(a.config_path, &a.cfg, err, sizeof(err))) {
 		fprintf(stderr, "dalio-agent: %s\n", err);
 		return 2;
 	}
 	libbpf_set_print(libbpf_log);
 	libxdp_set_print(libxdp_log);
 
-	/* Signals are taken synchronously by sigwait below. */
+	/* Signals arrive as events of the loop, through a signalfd. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0 || loop_init(&a.loop) || loop_add_fd(&a.loop, sfd, on_signal, &a)) {
+		log_error("cannot set up the event loop: %s", strerror(errno));
+		return 1;
+	}
 
-	dp = datapath_load(&cfg, err, sizeof(err));
-	if (!dp) {
+	rc = 1;
+	a.dp = datapath_load(&a.cfg, err, sizeof(err));
+	if (!a.dp) {
 		log_error("%s", err);
 		return 1;
 	}
-	datapath_maps(dp, &maps);
-	for (unsigned i = 0; i < cfg.n_shards; i++)
-		if (bring_up_shard(&cfg, &cfg.shards[i], &maps, wait_s * 1000))
+	datapath_maps(a.dp, &a.maps);
+	for (unsigned i = 0; i < a.cfg.n_shards; i++)
+		if (bring_up_shard(&a.cfg, &a.cfg.shards[i], &a.maps, wait_s * 1000))
 			goto out;
-	if (datapath_attach(dp, err, sizeof(err))) {
+	if (datapath_attach(a.dp, err, sizeof(err))) {
 		log_error("%s", err);
 		goto out;
 	}
-	log_info("serving %u shard(s) on %s (%s XDP); pinned maps in %s/%s", cfg.n_shards,
-		 cfg.interface, cfg.xdp_mode == DALIO_XDP_SKB ? "skb" : "native", cfg.pin_path,
-		 cfg.interface);
-
-	for (;;) {
-		if (sigwait(&set, &sig))
-			continue;
-		if (sig == SIGHUP) {
-			log_warn("SIGHUP: live reconfiguration is not supported yet; restart the "
-				 "agent");
-			continue;
-		}
-		log_info("%s: detaching", sig == SIGINT ? "SIGINT" : "SIGTERM");
-		break;
+	if (membership_init(&a, err, sizeof(err)) || retransmit_init(&a, err, sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
+	log_info("serving %u shard(s) on %s (%s XDP); pinned maps in %s/%s", a.cfg.n_shards,
+		 a.cfg.interface, a.cfg.xdp_mode == DALIO_XDP_SKB ? "skb" : "native",
+		 a.cfg.pin_path, a.cfg.interface);
+	if (loop_run(&a.loop)) {
+		log_error("event loop: %s", strerror(errno));
+		goto out;
 	}
 	rc = 0;
 out:
-	datapath_destroy(dp, !keep_maps);
+	retransmit_close(&a);
+	datapath_destroy(a.dp, !a.keep_maps);
+	loop_close(&a.loop);
+	close(sfd);
 	return rc;
 }

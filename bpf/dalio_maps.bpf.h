@@ -40,14 +40,28 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } shard_state SEC(".maps");
 
-/* shard * DALIO_RING_SIZE + (seq % DALIO_RING_SIZE) -> pending write. */
+/* shard * DALIO_RING_SIZE + (seq % DALIO_RING_SIZE) -> pending write.
+ * Mappable: the agent scans it for writes to re-send without syscalls. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, DALIO_MAX_SHARDS *DALIO_RING_SIZE);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct dalio_pending);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pending_ring SEC(".maps");
+
+/* Same index -> the WRITE message of that seq. 1.5 KB per slot, so the agent
+ * sizes it to the configured shards (max shard id + 1 rings) before loading;
+ * a shard beyond its end simply has nothing to re-send. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DALIO_RING_SIZE);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct dalio_payload);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} payload_ring SEC(".maps");
 
 /* shard * DALIO_DIRTY_BUCKETS + bucket -> pending count, latest seq. */
 struct {

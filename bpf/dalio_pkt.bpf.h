@@ -18,7 +18,8 @@
 #include "dalio/wire.h"
 
 #ifndef READ_ONCE
-#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#define READ_ONCE(x)	 (*(volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 #endif
 
 #define ETH_P_IP     0x0800

@@ -6,7 +6,7 @@
 #   <P>-lb 10.77.0.10 --+-- br0 in <P>-br     (VIPs 10.77.0.100, .101 on lb0)
 #   <P>-r1 10.77.0.11 --+
 #   <P>-r2 10.77.0.12 --+   each replica host runs, per shard s (0, 1),
-#   <P>-r3 10.77.0.13 --+   redis-server on 127.0.0.1:6379+s and dalio-replica on :7400+s
+#   <P>-r3 10.77.0.13 --+   redis-server on :6379+s (all addresses: SYNC copies) and dalio-replica on :7400+s
 #
 # This matches shards.yaml. Every namespace name starts with a prefix unique to
 # the run; topo_down kills only the PIDs started here and deletes the namespaces.
@@ -189,9 +189,13 @@ topo_wait_redis() {
 topo_start_replica() {
 	local host=$1 shard=$2 idx=$3
 	local rport=$((6379 + shard)) dport=$((7400 + shard))
+	# Each server its own directory: a full copy (SYNC) writes an RDB file,
+	# which a later server started in the same directory would load.
+	mkdir -p "$TOPO_DIR/redis-$host-$shard"
 	topo_bg "redis_${host}_$shard" "$TOPO_DIR/redis-$host-$shard.log" \
-		ip netns exec "$(topo_ns "$host")" redis-server --port "$rport" --bind 127.0.0.1 \
-		--save '' --appendonly no --enable-debug-command local
+		ip netns exec "$(topo_ns "$host")" redis-server --port "$rport" --bind 0.0.0.0 \
+		--protected-mode no --save '' --appendonly no --enable-debug-command local \
+		--dir "$TOPO_DIR/redis-$host-$shard" --repl-diskless-sync-delay 0
 	topo_wait_redis "$host" "$rport" || return 1
 	topo_bg "replica_${host}_$shard" "$TOPO_DIR/replica-$host-$shard.log" \
 		ip netns exec "$(topo_ns "$host")" "$TOPO_BUILD/dalio-replica" \

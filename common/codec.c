@@ -102,8 +102,7 @@ const char *dalio_type_name(unsigned type)
 		[DALIO_T_WRITE] = "WRITE",     [DALIO_T_ACK] = "ACK",
 		[DALIO_T_READ] = "READ",       [DALIO_T_READ_REPLY] = "READ_REPLY",
 		[DALIO_T_PING] = "PING",       [DALIO_T_PONG] = "PONG",
-		[DALIO_T_REPLAY] = "REPLAY",
-		[DALIO_T_NACK] = "NACK",
+		[DALIO_T_REPLAY] = "REPLAY",   [DALIO_T_NACK] = "NACK",
 	};
 	return type < DALIO_T_MAX && names[type] ? names[type] : "UNKNOWN";
 }

@@ -65,6 +65,27 @@ static int get_u64(redisContext *rc, const char *key, uint64_t max, uint64_t *ou
 }
 
 /* Reads __dalio:applied and __dalio:epoch and restarts ordering from them. */
+static int load_state(struct rp_state *s, const char **err);
+
+int rp_reload_state(struct rp_state *s, const char **err)
+{
+	return load_state(s, err);
+}
+
+int rp_get_applied(struct rp_state *s, uint64_t *applied, const char **err)
+{
+	return get_u64(s->rc, APPLIED_KEY, UINT64_MAX - RP_WINDOW, applied, err);
+}
+
+void rp_set_epoch(struct rp_state *s, uint32_t epoch)
+{
+	redisReply *r = redisCommand(s->rc, "SET %s %u", EPOCH_KEY, epoch);
+
+	if (r)
+		freeReplyObject(r);
+	s->epoch = epoch;
+}
+
 static int load_state(struct rp_state *s, const char **err)
 {
 	uint64_t applied, epoch;
@@ -189,6 +210,8 @@ static void adopt_epoch(struct rp_state *s, const struct dalio_msg *m,
 	rp_log("adopting epoch %" PRIu32 " (was %" PRIu32 ")\n", m->epoch, s->epoch);
 	s->epoch = m->epoch;
 	s->st.epoch_changes++;
+	if (s->sync.active)
+		return; /* Redis is a read-only copy now: stored when the copy ends */
 	op = op_new(s, RP_OP_EPOCH, m, from);
 	if (op)
 		append_set(s, op, EPOCH_KEY, m->epoch);
@@ -305,6 +328,11 @@ static void plan_buffered(struct rp_state *s)
 	}
 }
 
+void rp_apply_buffered(struct rp_state *s)
+{
+	plan_buffered(s);
+}
+
 static void handle_write(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
 {
 	struct rp_op *op;
@@ -322,6 +350,21 @@ static void handle_write(struct rp_state *s, const struct rp_pkt *pkt, const str
 		return;
 	}
 	adopt_epoch(s, m, &pkt->from);
+	if (s->sync.active) {
+		/* Nothing is applied while the copy runs (sync.h). */
+		if (m->seq <= s->sync.target) {
+			s->st.drop_syncing++;
+			return;
+		}
+		/* Keep the newest writes: the copy streams the older ones. */
+		if (m->seq - s->order.next >= RP_WINDOW)
+			rp_order_reset(&s->order, m->seq - RP_WINDOW / 2);
+		if (rp_order_stash(&s->order, m->seq, pkt) == RP_BUFFERED)
+			s->st.buffered++;
+		else
+			s->st.drop_too_far++;
+		return;
+	}
 	switch (rp_order_offer(&s->order, m->seq, pkt)) {
 	case RP_DUP:
 		op = op_new(s, RP_OP_DUP_ACK, m, &pkt->from);
@@ -362,6 +405,11 @@ static void handle_read(struct rp_state *s, const struct rp_pkt *pkt, const stru
 		return;
 	}
 	adopt_epoch(s, m, &pkt->from);
+	if (s->sync.active) { /* not in the read set: answer, never guess */
+		s->st.reads_not_ready++;
+		plan_reply(s, m, &pkt->from, DALIO_T_READ_REPLY, DALIO_S_NOT_READY, NULL, 0, NULL);
+		return;
+	}
 	if (rp_cmd_parse(&s->rdr, m->body, m->body_len, &cmd, &why)) {
 		s->st.reads_refused++;
 		plan_reply(s, m, &pkt->from, DALIO_T_READ_REPLY, DALIO_S_OK, NULL, 0, why);
@@ -432,7 +480,7 @@ void rp_handle(struct rp_state *s, const struct rp_pkt *pkt)
 		return;
 	}
 	if (m.type != DALIO_T_WRITE && m.type != DALIO_T_READ && m.type != DALIO_T_PING &&
-	    m.type != DALIO_T_REPLAY) {
+	    m.type != DALIO_T_REPLAY && m.type != DALIO_T_SYNC) {
 		s->st.drop_type++;
 		rp_vlog(s, "dropped a %s: not a message for a replica\n", dalio_type_name(m.type));
 		return;
@@ -447,6 +495,8 @@ void rp_handle(struct rp_state *s, const struct rp_pkt *pkt)
 		handle_read(s, pkt, &m);
 	else if (m.type == DALIO_T_REPLAY)
 		handle_replay(s, pkt, &m);
+	else if (m.type == DALIO_T_SYNC)
+		rp_sync_request(s, &m);
 	else
 		handle_ping(s, pkt, &m);
 }
@@ -602,7 +652,11 @@ static int finish(struct rp_state *s, const struct rp_op *op, int *fixup)
 		s->st.pings++;
 		pong.m.epoch = s->epoch;
 		pong.m.seq = s->applied;
-		answer(s, &pong, DALIO_T_PONG, DALIO_S_OK, NULL, 0);
+		pong.m.stamp = s->sync.done_id;
+		pong.m.origin_ip = s->cfg.adv_ip;
+		pong.m.origin_port = s->cfg.adv_port;
+		answer(s, &pong, DALIO_T_PONG, s->sync.active ? DALIO_S_NOT_READY : DALIO_S_OK,
+		       NULL, 0);
 		return 0;
 	}
 	}
@@ -627,11 +681,12 @@ void rp_run_batch(struct rp_state *s)
 	int io_failed = 0, fixup = 0;
 	const char *err;
 
-	/* After a state reload the next write may already be in the buffer. */
-	if (s->rc && s->order.buffered)
+	/* After a state reload the next write may already be in the buffer.
+	 * Never while a full copy runs: nothing is applied then (sync.h). */
+	if (s->rc && s->order.buffered && !s->sync.active)
 		plan_buffered(s);
 	/* Reads whose stamp the planned writes reach run after those writes. */
-	if (s->rc && s->reads.live && s->order.next - 1 > s->reads_checked) {
+	if (s->rc && s->reads.live && !s->sync.active && s->order.next - 1 > s->reads_checked) {
 		s->reads_checked = s->order.next - 1;
 		rp_reads_take_ready(&s->reads, s->order.next - 1, read_ready, s);
 	}

@@ -1,7 +1,7 @@
 # dalio-replica: the daemon in front of one redis-server (see replica/main.c),
 # and the unit tests of its Redis-free parts.
 REPLICA_SRCS := replica/main.c replica/apply.c replica/net.c replica/order.c \
-	replica/reads.c replica/resp.c
+	replica/reads.c replica/resp.c replica/sync.c
 REPLICA_OBJS := $(REPLICA_SRCS:%.c=$(BUILD)/obj/%.o)
 
 PROGRAMS += $(BUILD)/dalio-replica

@@ -38,7 +38,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: dalio-replica --listen IP:PORT --lb IP[,IP...] --redis "
 		"HOST:PORT|unix:/path\n"
-		"                     --shard N [--index I] [--read-wait-ms MS] [--verbose]\n"
+		"                     --shard N [--index I] [--read-wait-ms MS]\n"
+		"                     [--advertise-redis IP:PORT] [--verbose]\n"
 		"\n"
 		"Dalio replica daemon: applies the LB's sequenced WRITEs to one Redis server in\n"
 		"seq order, answers stamped READs and PINGs (see docs/protocol.md).\n"
@@ -52,6 +53,10 @@ static void usage(FILE *f)
 		"0)\n"
 		"  --read-wait-ms MS    how long a READ may wait for its stamp before NOT_READY\n"
 		"                       (0..60000, default 20)\n"
+		"  --advertise-redis IP:PORT  where other replicas reach this Redis for a full\n"
+		"                       copy (SYNC); default: the --listen IP (the address the\n"
+		"                       LB sees if that is 0.0.0.0) with the Redis port when\n"
+		"                       Redis is on 127.0.0.1, else the --redis address\n"
 		"  --verbose            log every dropped datagram\n"
 		"  --help               this text\n"
 		"\n"
@@ -154,6 +159,7 @@ static int parse_args(int argc, char **argv, struct rp_config *c)
 		{"shard", required_argument, NULL, 's'},
 		{"index", required_argument, NULL, 'i'},
 		{"read-wait-ms", required_argument, NULL, 'w'},
+		{"advertise-redis", required_argument, NULL, 'a'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -214,6 +220,17 @@ static int parse_args(int argc, char **argv, struct rp_config *c)
 			}
 			c->read_wait_ms = (uint32_t)v;
 			break;
+		case 'a': {
+			struct sockaddr_in sa;
+
+			if (parse_listen(optarg, &sa)) {
+				rp_log("--advertise-redis: expected IPv4:PORT, got '%s'\n", optarg);
+				return -1;
+			}
+			c->adv_ip = sa.sin_addr.s_addr;
+			c->adv_port = sa.sin_port;
+			break;
+		}
 		case 'v':
 			c->verbose = 1;
 			break;
@@ -228,6 +245,21 @@ static int parse_args(int argc, char **argv, struct rp_config *c)
 	if (optind < argc) {
 		rp_log("unexpected argument '%s'\n", argv[optind]);
 		return -1;
+	}
+	/* Default: our Redis is reachable where we listen when it is local (an
+	 * unspecified listen address leaves the IP to the agent: the PONG's
+	 * source). */
+	if (!c->adv_port && !c->redis_unix) {
+		struct in_addr a;
+
+		if (!strcmp(c->redis_host, "127.0.0.1") || !strcmp(c->redis_host, "localhost") ||
+		    !strcmp(c->redis_host, "0.0.0.0")) {
+			c->adv_ip = c->listen.sin_addr.s_addr;
+			c->adv_port = htons((uint16_t)c->redis_port);
+		} else if (inet_pton(AF_INET, c->redis_host, &a) == 1) {
+			c->adv_ip = a.s_addr;
+			c->adv_port = htons((uint16_t)c->redis_port);
+		}
 	}
 	if (!have_listen || !have_lb || !have_redis || !have_shard) {
 		rp_log("missing %s (see --help)\n", !have_listen  ? "--listen"
@@ -261,6 +293,9 @@ static void print_stats(const struct rp_state *s)
 static int poll_timeout_ms(const struct rp_state *s)
 {
 	uint64_t next = rp_reads_next_deadline(&s->reads);
+
+	if (rp_sync_next_ns(s) < next)
+		next = rp_sync_next_ns(s);
 
 	if (!s->rc && s->reconnect_ns < next)
 		next = s->reconnect_ns;
@@ -361,6 +396,11 @@ int main(int argc, char **argv)
 		}
 		rp_run_batch(&s);
 		rp_flush(&s);
+		if (s.sync.active && s.rc) {
+			rp_sync_step(&s);
+			rp_run_batch(&s);
+			rp_flush(&s);
+		}
 	}
 	if (stop_sig)
 		rp_log("stopping on signal %d\n", (int)stop_sig);

@@ -23,6 +23,24 @@ void rp_order_free(struct rp_order *o)
 	o->slots = NULL;
 }
 
+/* Keeps a copy of pkt in seq's slot (seq within the window). */
+static enum rp_offer store(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt)
+{
+	struct rp_gap_slot *s = &o->slots[SLOT(seq)];
+
+	if (s->seq == seq)
+		return RP_ALREADY_BUFFERED;
+	/* A slot can only hold a seq from the window, so a non-empty slot with
+	 * another seq is stale (left behind by a reset); reuse it. */
+	if (!s->seq)
+		o->buffered++;
+	s->seq = seq;
+	s->pkt.from = pkt->from;
+	s->pkt.len = pkt->len;
+	memcpy(s->pkt.data, pkt->data, pkt->len);
+	return RP_BUFFERED;
+}
+
 enum rp_offer rp_order_offer(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt)
 {
 	struct rp_gap_slot *s;
@@ -41,18 +59,16 @@ enum rp_offer rp_order_offer(struct rp_order *o, uint64_t seq, const struct rp_p
 	/* Slots hold next .. next + RP_WINDOW - 1. */
 	if (seq - o->next >= RP_WINDOW)
 		return RP_TOO_FAR;
-	s = &o->slots[SLOT(seq)];
-	if (s->seq == seq)
-		return RP_ALREADY_BUFFERED;
-	/* A slot can only hold a seq from the window, so a non-empty slot with
-	 * another seq is stale (left behind by a reset); reuse it. */
-	if (!s->seq)
-		o->buffered++;
-	s->seq = seq;
-	s->pkt.from = pkt->from;
-	s->pkt.len = pkt->len;
-	memcpy(s->pkt.data, pkt->data, pkt->len);
-	return RP_BUFFERED;
+	return store(o, seq, pkt);
+}
+
+enum rp_offer rp_order_stash(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt)
+{
+	if (seq < o->next)
+		return RP_DUP;
+	if (seq - o->next >= RP_WINDOW)
+		return RP_TOO_FAR;
+	return store(o, seq, pkt);
 }
 
 void rp_order_advance(struct rp_order *o)

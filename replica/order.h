@@ -39,6 +39,9 @@ int rp_order_init(struct rp_order *o, uint64_t applied);
 void rp_order_free(struct rp_order *o);
 /* Classifies seq; stores a copy of pkt when the answer is RP_BUFFERED. */
 enum rp_offer rp_order_offer(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt);
+/* Like rp_order_offer, but o->next itself is buffered too (RP_BUFFERED):
+ * used while a full copy runs and nothing may be applied. */
+enum rp_offer rp_order_stash(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt);
 /* The caller has applied (or queued the application of) o->next. */
 void rp_order_advance(struct rp_order *o);
 /*

@@ -18,6 +18,7 @@
 #include "order.h"
 #include "pkt.h"
 #include "reads.h"
+#include "sync.h"
 
 #define RP_BATCH      64   /* datagrams per recvmmsg / sendmmsg */
 #define RP_MAX_LB     16   /* --lb addresses */
@@ -34,6 +35,8 @@ struct rp_config {
 	uint8_t index;
 	uint32_t read_wait_ms;
 	int verbose;
+	uint32_t adv_ip;   /* --advertise-redis: where other replicas reach our Redis */
+	uint16_t adv_port; /* (network order; 0: not reachable, SYNC from us fails) */
 };
 
 /* X(name, description) for every counter; printed in this order. */
@@ -65,7 +68,9 @@ struct rp_config {
 	X(drop_too_far, "dropped: write too far ahead of the gap buffer")                          \
 	X(drop_redis_down, "dropped: Redis unavailable")                                           \
 	X(drop_after_failure, "dropped: batch cut short by a Redis failure")                       \
-	X(redis_failures, "Redis failures (reconnect or state reload)")
+	X(redis_failures, "Redis failures (reconnect or state reload)")                            \
+	X(syncs, "full copies started (SYNC)")                                                     \
+	X(drop_syncing, "dropped: at or below the running copy's target")
 
 struct rp_stats {
 #define RP_FIELD(name, desc) uint64_t name;
@@ -120,6 +125,7 @@ struct rp_state {
 	uint64_t lost_seq;     /* a write Redis refused; later ones must not be applied */
 	int pipe_broken;       /* an append failed: the batch's replies are unusable */
 	struct rp_order order; /* order.next - 1 = highest seq planned */
+	struct rp_sync sync;   /* a full copy in progress (sync.h) */
 	struct rp_cache cache;
 	struct rp_reads reads;
 	struct rp_op *ops;
@@ -139,6 +145,12 @@ int rp_redis_connect(struct rp_state *s, const char **err);
 void rp_handle(struct rp_state *s, const struct rp_pkt *pkt);
 void rp_expire_reads(struct rp_state *s);
 void rp_run_batch(struct rp_state *s);
+/* For sync.c: re-read applied/epoch from Redis and restart ordering there;
+ * store an epoch; read the applied seq; plan the buffered writes now in order. */
+int rp_reload_state(struct rp_state *s, const char **err);
+void rp_set_epoch(struct rp_state *s, uint32_t epoch);
+int rp_get_applied(struct rp_state *s, uint64_t *applied, const char **err);
+void rp_apply_buffered(struct rp_state *s);
 
 /* net.c */
 int rp_net_open(struct rp_state *s);

@@ -138,12 +138,39 @@ static __always_inline __u16 request_csum(const struct dalio_pkt *p)
 }
 
 /*
+ * Keeps the WRITE message of seq (the packet's UDP payload, already rewritten)
+ * in the payload ring for the agent's retransmissions. seq is cleared before
+ * and set after the copy, so a concurrent reader can tell a torn copy.
+ */
+static __always_inline void keep_payload(struct xdp_md *ctx, const struct dalio_pkt *p, __u32 shard,
+					 __u64 seq)
+{
+	__u32 idx = shard * DALIO_RING_SIZE + (__u32)(seq & RING_MASK);
+	struct dalio_payload *pl = bpf_map_lookup_elem(&payload_ring, &idx);
+	__u32 off = (__u32)((void *)p->dh - (void *)(long)ctx->data);
+	__u32 len = p->payload_len;
+
+	if (!pl)
+		return; /* shard beyond the ring's size: nothing to re-send */
+	WRITE_ONCE(pl->seq, 0);
+	__asm__ __volatile__("" ::: "memory");
+	if (len < sizeof(struct dalio_hdr) || len > sizeof(pl->data) ||
+	    bpf_xdp_load_bytes(ctx, off, pl->data, len))
+		return; /* stays 0: never handed out */
+	pl->len = (__u16)len;
+	__asm__ __volatile__("" ::: "memory");
+	WRITE_ONCE(pl->seq, seq);
+}
+
+/*
  * Rewrites the request into WRITE `seq` from the VIP and hands it to tc with
  * metadata naming the replicas (mask) that get a copy; in devmap mode it is
- * broadcast with the mask in the frame instead (bpf/dalio_fwd.bpf.h).
+ * broadcast with the mask in the frame instead (bpf/dalio_fwd.bpf.h). A fresh
+ * write (keep) is also kept in the payload ring.
  */
 static __always_inline int send_write(struct xdp_md *ctx, struct dalio_pkt *p,
-				      const struct dalio_shard_cfg *cfg, __u64 seq, __u32 mask)
+				      const struct dalio_shard_cfg *cfg, __u64 seq, __u32 mask,
+				      int keep)
 {
 	struct pkt_snapshot old;
 	struct dalio_meta *meta;
@@ -164,6 +191,8 @@ static __always_inline int send_write(struct xdp_md *ctx, struct dalio_pkt *p,
 	p->ip->saddr = old.daddr; /* copies leave from the VIP */
 	p->udp->source = old.dport;
 	csum_fix(p, &old, 1);
+	if (keep)
+		keep_payload(ctx, p, cfg->shard, seq);
 	if (fwd_fanout_devmap())
 		return fwd_write_devmap(p, mask);
 
@@ -252,7 +281,7 @@ static __always_inline int handle_write_retry(struct xdp_md *ctx, struct dalio_p
 		stat_inc(st, DALIO_STAT_RETRY_PENDING);
 		if (!missing)
 			return XDP_DROP; /* completing right now */
-		return send_write(ctx, p, cfg, seq, missing);
+		return send_write(ctx, p, cfg, seq, missing, 0);
 	}
 	stat_inc(st, DALIO_STAT_RETRY_REPLAYED);
 	return forward_to_replica(p, cfg, round_robin(cfg->shard, cfg->read_mask), DALIO_T_REPLAY,
@@ -363,7 +392,8 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 		return reply_status(p, uninit ? DALIO_S_NO_REPLICA : DALIO_S_BUSY);
 	}
 	stat_inc(st, DALIO_STAT_WRITES);
-	return send_write(ctx, p, cfg, seq, need);
+	/* Catching-up replicas get every new write too, but are not waited for. */
+	return send_write(ctx, p, cfg, seq, need | cfg->join_mask, 1);
 }
 
 static __always_inline int handle_read(struct dalio_pkt *p, const struct dalio_shard_cfg *cfg,
@@ -435,7 +465,7 @@ static __always_inline int handle_request(struct xdp_md *ctx, struct dalio_pkt *
 static __always_inline int handle_ack(struct dalio_pkt *p, const struct dalio_shard_cfg *cfg,
 				      struct dalio_stats *st)
 {
-	__u32 shard = cfg->shard, idx, bit;
+	__u32 shard = cfg->shard, write_mask = cfg->write_mask, idx, bit;
 	struct dalio_shard_state *ss = bpf_map_lookup_elem(&shard_state, &shard);
 	__u64 seq = bpf_be64_to_cpu(p->dh->seq);
 	struct dalio_pending *slot;
@@ -464,11 +494,19 @@ static __always_inline int handle_ack(struct dalio_pkt *p, const struct dalio_sh
 	if (slot->state != DALIO_SLOT_PENDING || slot->seq != seq ||
 	    shard * DALIO_DIRTY_BUCKETS + (slot->bucket & DIRTY_MASK) != idx) {
 		stale = 1;
-	} else if (slot->acked & bit) {
-		dup = 1;
 	} else {
+		/* Wait only for replicas still in the write set: a failed one
+		 * leaves it (docs/membership.md). If all that were needed have
+		 * left, the current set's ack is enough: each of them applies in
+		 * seq order. A duplicate ack can complete the write when the
+		 * set shrank after the first one: the agent asks for it. */
+		__u32 need = slot->need & write_mask;
+
+		if (!need)
+			need = write_mask;
+		dup = (slot->acked & bit) != 0;
 		slot->acked |= bit;
-		if ((slot->acked & slot->need) == slot->need) {
+		if (need && (slot->acked & need) == need) {
 			/* Completion order matters to lock-free readers: raise
 			 * max_completed before the key can look clean. */
 			slot->state = DALIO_SLOT_FREE;
@@ -487,11 +525,7 @@ static __always_inline int handle_ack(struct dalio_pkt *p, const struct dalio_sh
 		stat_inc(st, DALIO_STAT_ACKS_STALE);
 		return XDP_DROP;
 	}
-	if (dup) {
-		stat_inc(st, DALIO_STAT_ACKS_DUP);
-		return XDP_DROP;
-	}
-	stat_inc(st, DALIO_STAT_ACKS);
+	stat_inc(st, dup ? DALIO_STAT_ACKS_DUP : DALIO_STAT_ACKS);
 	if (!complete)
 		return XDP_DROP;
 	stat_inc(st, DALIO_STAT_REPLIES);
@@ -536,6 +570,14 @@ int dalio_lb(struct xdp_md *ctx)
 		}
 		stat_inc(st, DALIO_STAT_REPLIES);
 		return to_client(&p);
+	case DALIO_T_NACK:
+		/* The agent re-sends the missing writes from the payload ring. */
+		if (replica_index(&p, cfg) < 0) {
+			stat_inc(st, DALIO_STAT_DROP_NOT_REPLICA);
+			return XDP_DROP;
+		}
+		stat_inc(st, DALIO_STAT_NACKS);
+		return XDP_PASS;
 	default:
 		stat_inc(st, DALIO_STAT_DROP_MALFORMED);
 		return XDP_DROP;

@@ -13,6 +13,8 @@
 #include <linux/bpf.h>
 #endif
 
+#include "dalio/wire.h"
+
 #define DALIO_MAX_SHARDS   32
 #define DALIO_MAX_REPLICAS 8
 /* Pending-write ring per shard (a power of two): at most this many writes
@@ -41,6 +43,7 @@ struct dalio_shard_cfg {
 	__u32 epoch;	  /* LB incarnation stamped on every message */
 	__u32 write_mask; /* replicas every write must reach and be acked by */
 	__u32 read_mask;  /* replicas that may serve reads */
+	__u32 join_mask;  /* catching-up replicas: get every write, not waited for */
 	__u8 mode;	  /* DALIO_MODE_* */
 	__u8 n_replicas;  /* valid entries in replica_map for this shard */
 	__u16 pad;
@@ -106,6 +109,21 @@ struct dalio_pending {
 	__u32 pad;
 };
 
+/*
+ * payload_ring[shard * DALIO_RING_SIZE + (seq % DALIO_RING_SIZE)]: the WRITE
+ * message (UDP payload) of seq as it was fanned out, kept until the slot is
+ * reused so the agent can re-send it (timeouts, NACKs, catch-up). The XDP
+ * program zeroes seq, copies the bytes, then sets seq: a reader that sees the
+ * same seq before and after copying has a whole message (x86 store order;
+ * docs/retransmission.md).
+ */
+struct dalio_payload {
+	__u64 seq;
+	__u16 len;
+	__u16 pad[3];
+	__u8 data[DALIO_MAX_DATAGRAM];
+};
+
 /* dirty_map[shard * DALIO_DIRTY_BUCKETS + bucket]. A key is dirty while its
  * bucket's pending count is non-zero; latest_seq is the highest seq written to
  * any key of the bucket (a safe, possibly higher, stamp for each of them). */
@@ -159,6 +177,7 @@ enum dalio_stat {
 	DALIO_STAT_RETRY_REPLAYED,   /* write retries answered by a REPLAY */
 	DALIO_STAT_RETRY_STALE,	     /* retries of a request older than the last */
 	DALIO_STAT_RETRY_MISMATCH,   /* request id reused with other content */
+	DALIO_STAT_NACKS,	     /* replica NACKs passed up to the agent */
 	DALIO_STAT_MAX
 };
 

@@ -36,6 +36,7 @@ enum dalio_type {
 	DALIO_T_PONG = 8,	/* replica -> agent: epoch, applied seq */
 	DALIO_T_REPLAY = 9,	/* LB -> replica: resend the reply of write seq */
 	DALIO_T_NACK = 10,	/* replica -> LB (agent): writes seq..stamp are missing */
+	DALIO_T_SYNC = 11,	/* agent -> replica: copy the dataset from origin (Redis) */
 	DALIO_T_MAX
 };
 

@@ -341,7 +341,12 @@ static const struct bad_case bad_cases[] = {
 	{"lb_empty", "lb:\nshards: []\n", "1:4: lb: expected a mapping, got an empty value"},
 	{"lb_unknown", "lb:\n  interface: lb0\n  xdp: native\n",
 	 "3:3: lb: unknown field 'xdp' (expected one of: interface, xdp_mode, pin_path, "
-	 "heartbeat_ms, fanout)"},
+	 "heartbeat_ms, suspect_after, fail_after, fanout)"},
+	{"fail_after_zero", "lb:\n  interface: lb0\n  fail_after: 0\n",
+	 "3:15: lb.fail_after: expected a multiple of the heartbeat interval 1-100, got '0'"},
+	{"suspect_after_big", "lb:\n  interface: lb0\n  suspect_after: 101\n",
+	 "3:18: lb.suspect_after: expected a multiple of the heartbeat interval 1-100, got "
+	 "'101'"},
 	{"lb_duplicate", "lb:\n  interface: lb0\n  interface: lb1\n",
 	 "3:3: lb.interface: duplicate field (first given on line 2)"},
 	{"interface_missing", "lb:\n  xdp_mode: skb\nshards: []\n",

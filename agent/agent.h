@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The agent's state after start-up: the configuration, the attached data path
+ * and its maps, the event loop, and per shard/replica runtime state that the
+ * membership, retransmission and metrics modules share. Single-threaded: only
+ * callbacks of the event loop touch it.
+ */
+#ifndef DALIO_AGENT_AGENT_H
+#define DALIO_AGENT_AGENT_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "datapath.h"
+#include "loop.h"
+
+/* docs/membership.md: joining -> catching up -> in sync -> suspected -> failed. */
+enum replica_state {
+	REPLICA_JOINING = 0,	 /* configured, not (yet) answering */
+	REPLICA_CATCHING_UP = 1, /* copying state; gets writes, not counted, no reads */
+	REPLICA_IN_SYNC = 2,	 /* in the write and read sets */
+	REPLICA_SUSPECTED = 3,	 /* in the sets, missed its deadline */
+	REPLICA_FAILED = 4,	 /* out of the sets; must catch up to rejoin */
+};
+
+const char *replica_state_name(enum replica_state s);
+
+struct replica_rt {
+	enum replica_state state;
+	uint32_t epoch;	      /* from its last PONG */
+	uint64_t applied;     /* from its last PONG */
+	int64_t since_ms;     /* when it entered state */
+	int64_t last_pong_ms; /* last PONG (or proof of life) */
+	double rtt_ms;	      /* exponentially weighted PING round trip */
+	uint64_t pings, pongs;
+	uint64_t retransmits; /* writes the agent re-sent to it */
+	uint64_t nacks;	      /* NACKs it sent */
+	uint64_t failures;    /* times it was declared failed */
+};
+
+struct shard_rt {
+	uint32_t epoch;
+	uint64_t failovers; /* write-set reductions */
+	struct replica_rt rep[DALIO_MAX_REPLICAS];
+};
+
+struct agent {
+	struct dalio_config cfg;
+	const char *config_path;
+	struct datapath *dp;
+	struct datapath_maps maps;
+	struct loop loop;
+	int keep_maps;
+	/* Indexed like cfg.shards (position in the file, not shard id). */
+	struct shard_rt shards[DALIO_MAX_SHARDS];
+};
+
+#endif /* DALIO_AGENT_AGENT_H */
