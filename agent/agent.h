@@ -21,6 +21,7 @@ enum replica_state {
 	REPLICA_IN_SYNC = 2,	 /* in the write and read sets */
 	REPLICA_SUSPECTED = 3,	 /* in the sets, missed its deadline */
 	REPLICA_FAILED = 4,	 /* out of the sets; must catch up to rejoin */
+	REPLICA_REMOVED = 5,	 /* taken out of shards.yaml (SIGHUP); slot kept */
 };
 
 const char *replica_state_name(enum replica_state s);
@@ -39,6 +40,7 @@ struct replica_rt {
 };
 
 struct shard_rt {
+	int removed; /* taken out of shards.yaml (SIGHUP); slot kept */
 	uint32_t epoch;
 	uint64_t failovers; /* write-set reductions */
 	struct replica_rt rep[DALIO_MAX_REPLICAS];
@@ -54,5 +56,9 @@ struct agent {
 	/* Indexed like cfg.shards (position in the file, not shard id). */
 	struct shard_rt shards[DALIO_MAX_SHARDS];
 };
+
+/* main.c: finds s's replicas, opens a new epoch on them, installs the shard. */
+int agent_bring_up_shard(const struct dalio_config *cfg, const struct dalio_shard_def *s,
+			 const struct datapath_maps *maps, int wait_ms);
 
 #endif /* DALIO_AGENT_AGENT_H */

@@ -1,6 +1,6 @@
 # dalio-agent, the LB's control plane, and its configuration parser's test.
 AGENT_CONFIG_SRCS := agent/config.c
-AGENT_SRCS := agent/main.c agent/loop.c agent/membership.c agent/retransmit.c agent/datapath.c agent/probe.c agent/shardmap.c agent/log.c \
+AGENT_SRCS := agent/main.c agent/loop.c agent/membership.c agent/retransmit.c agent/reload.c agent/datapath.c agent/probe.c agent/shardmap.c agent/log.c \
 	agent/route.c $(AGENT_CONFIG_SRCS)
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)
 

@@ -27,6 +27,7 @@
 #include "loop.h"
 #include "membership.h"
 #include "probe.h"
+#include "reload.h"
 #include "retransmit.h"
 #include "route.h"
 #include "shardmap.h"
@@ -79,8 +80,8 @@ static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap
 }
 
 /* Finds the replicas, opens a new epoch on them, programs the shard. */
-static int bring_up_shard(const struct dalio_config *cfg, const struct dalio_shard_def *s,
-			  const struct datapath_maps *maps, int wait_ms)
+int agent_bring_up_shard(const struct dalio_config *cfg, const struct dalio_shard_def *s,
+			 const struct datapath_maps *maps, int wait_ms)
 {
 	struct replica_probe probes[DALIO_MAX_REPLICAS];
 	struct dalio_vip_key vk = {.vip = s->vip, .port = htons(s->port)};
@@ -143,7 +144,7 @@ static void on_signal(void *arg, int fd)
 	if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return;
 	if (si.ssi_signo == SIGHUP) {
-		log_warn("SIGHUP: live reconfiguration is not supported yet; restart the agent");
+		agent_reload(a);
 		return;
 	}
 	log_info("%s: detaching", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
@@ -237,7 +238,7 @@ int main(int argc, char **argv)
 	}
 	datapath_maps(a.dp, &a.maps);
 	for (unsigned i = 0; i < a.cfg.n_shards; i++)
-		if (bring_up_shard(&a.cfg, &a.cfg.shards[i], &a.maps, wait_s * 1000))
+		if (agent_bring_up_shard(&a.cfg, &a.cfg.shards[i], &a.maps, wait_s * 1000))
 			goto out;
 	if (datapath_attach(a.dp, err, sizeof(err))) {
 		log_error("%s", err);

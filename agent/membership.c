@@ -43,8 +43,8 @@ static struct {
 
 const char *replica_state_name(enum replica_state s)
 {
-	static const char *const names[] = {"joining", "catching-up", "in-sync", "suspected",
-					    "failed"};
+	static const char *const names[] = {"joining",	 "catching-up", "in-sync",
+					    "suspected", "failed",	"removed"};
 
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
@@ -285,6 +285,8 @@ static void evaluate(struct agent *a, unsigned si, unsigned r, int64_t now)
 		    rt->epoch == a->shards[si].epoch)
 			start_catch_up(a, si, r, now);
 		break;
+	case REPLICA_REMOVED:
+		break;
 	case REPLICA_CATCHING_UP:
 		if (silence > c->fail_after * expect) {
 			fail_replica(a, si, r, now, "went silent while catching up");
@@ -311,11 +313,16 @@ static void on_tick(void *arg, int64_t now)
 
 	/* PONGs that queued up while the agent was busy count first. */
 	for (unsigned si = 0; si < a->cfg.n_shards; si++)
-		on_readable(a, ms.fd[si]);
+		if (!a->shards[si].removed)
+			on_readable(a, ms.fd[si]);
 	for (unsigned si = 0; si < a->cfg.n_shards; si++) {
 		const struct dalio_shard_def *s = &a->cfg.shards[si];
 
+		if (a->shards[si].removed)
+			continue;
 		for (unsigned r = 0; r < s->n_replicas; r++) {
+			if (a->shards[si].rep[r].state == REPLICA_REMOVED)
+				continue;
 			struct dalio_msg m = {.type = DALIO_T_PING,
 					      .shard = (uint16_t)s->id,
 					      .epoch = a->shards[si].epoch,
@@ -370,7 +377,7 @@ static void on_readable(void *arg, int fd)
 	int64_t now = loop_now_ms();
 	unsigned si = 0;
 
-	while (si < a->cfg.n_shards && ms.fd[si] != fd)
+	while (si < a->cfg.n_shards && (ms.fd[si] != fd || a->shards[si].removed))
 		si++;
 	for (int i = 0; i < 64 && si < a->cfg.n_shards; i++) {
 		uint8_t buf[DALIO_MAX_DATAGRAM + 1];
@@ -388,6 +395,77 @@ static void on_readable(void *arg, int fd)
 	}
 }
 
+int membership_open_shard(struct agent *a, unsigned si, char *err, size_t errlen)
+{
+	const struct dalio_shard_def *s = &a->cfg.shards[si];
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = s->vip};
+	struct dalio_shard_cfg cfg;
+	int64_t now = loop_now_ms();
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	ms.fd[si] = fd;
+	memset(ms.m[si], 0, sizeof(ms.m[si]));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
+	    loop_add_fd(&a->loop, fd, on_readable, a) || load_cfg(a, si, &cfg)) {
+		snprintf(err, errlen, "shard %u: cannot open its heartbeat socket: %s", s->id,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		ms.fd[si] = -1;
+		return -1;
+	}
+	a->shards[si].epoch = cfg.epoch;
+	for (unsigned r = 0; r < s->n_replicas; r++)
+		membership_add_replica(a, si, r, (cfg.write_mask >> r) & 1);
+	(void)now;
+	return 0;
+}
+
+void membership_close_shard(struct agent *a, unsigned si)
+{
+	if (ms.fd[si] >= 0) {
+		loop_del_fd(&a->loop, ms.fd[si]);
+		close(ms.fd[si]);
+	}
+	ms.fd[si] = -1;
+}
+
+void membership_add_replica(struct agent *a, unsigned si, unsigned r, int in_sync)
+{
+	struct replica_rt *rt = &a->shards[si].rep[r];
+	int64_t now = loop_now_ms();
+
+	memset(rt, 0, sizeof(*rt));
+	memset(&ms.m[si][r], 0, sizeof(ms.m[si][r]));
+	rt->state = in_sync ? REPLICA_IN_SYNC : REPLICA_JOINING;
+	rt->since_ms = now;
+	rt->last_pong_ms = in_sync ? now : 0;
+}
+
+int membership_remove_replica(struct agent *a, unsigned si, unsigned r)
+{
+	const struct dalio_shard_def *s = &a->cfg.shards[si];
+	uint32_t idx = s->id * DALIO_MAX_REPLICAS + r, bit = 1u << r;
+	struct dalio_replica rep = {0};
+	struct dalio_shard_cfg cfg;
+
+	if (load_cfg(a, si, &cfg))
+		return -1;
+	if ((cfg.write_mask & bit) && !(cfg.write_mask & ~bit)) {
+		log_error("shard %u: cannot remove %s: it is the last in-sync replica (add another "
+			  "and let it catch up first)",
+			  s->id, s->replicas[r].addr);
+		return -1;
+	}
+	/* Out of every set first, then its address: the data path never
+	 * sees a set naming an invalid replica. */
+	if (store_masks(a, si, cfg.write_mask & ~bit, cfg.read_mask & ~bit, cfg.join_mask & ~bit) ||
+	    bpf_map_update_elem(a->maps.replica_map, &idx, &rep, BPF_ANY))
+		return -1;
+	set_state(a, si, r, REPLICA_REMOVED, loop_now_ms());
+	return 0;
+}
+
 int membership_init(struct agent *a, char *err, size_t errlen)
 {
 	int64_t now = loop_now_ms();
@@ -397,28 +475,11 @@ int membership_init(struct agent *a, char *err, size_t errlen)
 	if (getrandom(&ms.next_sync_id, sizeof(ms.next_sync_id), 0) != sizeof(ms.next_sync_id))
 		ms.next_sync_id = (uint64_t)now << 20;
 	ms.next_sync_id &= ~0ULL >> 2; /* never 0, never close to wrapping */
-	for (unsigned si = 0; si < a->cfg.n_shards; si++) {
-		const struct dalio_shard_def *s = &a->cfg.shards[si];
-		struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = s->vip};
-		struct dalio_shard_cfg cfg;
-		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-		ms.fd[si] = fd;
-		if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
-		    loop_add_fd(&a->loop, fd, on_readable, a) || load_cfg(a, si, &cfg)) {
-			snprintf(err, errlen, "shard %u: cannot open its heartbeat socket: %s",
-				 s->id, strerror(errno));
+	for (unsigned si = 0; si < DALIO_MAX_SHARDS; si++)
+		ms.fd[si] = -1;
+	for (unsigned si = 0; si < a->cfg.n_shards; si++)
+		if (membership_open_shard(a, si, err, errlen))
 			return -1;
-		}
-		a->shards[si].epoch = cfg.epoch;
-		for (unsigned r = 0; r < s->n_replicas; r++) {
-			struct replica_rt *rt = &a->shards[si].rep[r];
-
-			rt->state = (cfg.write_mask >> r) & 1 ? REPLICA_IN_SYNC : REPLICA_JOINING;
-			rt->since_ms = now;
-			rt->last_pong_ms = rt->state == REPLICA_IN_SYNC ? now : 0;
-		}
-	}
 	if (loop_add_timer(&a->loop, a->cfg.heartbeat_ms, on_tick, a)) {
 		snprintf(err, errlen, "cannot add the heartbeat timer: %s", strerror(errno));
 		return -1;

@@ -20,6 +20,14 @@ struct agent;
 /* Takes the states from the installed sets, opens the PING sockets and
  * registers the heartbeat timer. 0 or -1 (message in err). */
 int membership_init(struct agent *a, char *err, size_t errlen);
+/* Per shard (index si into cfg.shards): heartbeat socket and replica states,
+ * at start and when SIGHUP adds or removes a shard. */
+int membership_open_shard(struct agent *a, unsigned si, char *err, size_t errlen);
+void membership_close_shard(struct agent *a, unsigned si);
+/* A replica slot taken into use (in_sync: already in the sets) or drained
+ * out of the sets and forgotten (refused, -1, for the last in-sync one). */
+void membership_add_replica(struct agent *a, unsigned si, unsigned r, int in_sync);
+int membership_remove_replica(struct agent *a, unsigned si, unsigned r);
 /* The payload ring no longer holds seq of shard si. */
 int membership_seq_gone(struct agent *a, unsigned si, uint64_t seq);
 /* Replica r of shard si lost writes it cannot get back: fail it, so that it

@@ -160,7 +160,8 @@ static void on_tick(void *arg, int64_t now_ms)
 
 	(void)now_ms;
 	for (unsigned si = 0; si < a->cfg.n_shards; si++)
-		scan_shard(a, si, now);
+		if (!a->shards[si].removed)
+			scan_shard(a, si, now);
 }
 
 /* R4: a replica asks for writes seq..stamp. */
@@ -198,7 +199,7 @@ static void on_readable(void *arg, int fd)
 	struct agent *a = arg;
 	unsigned si = 0;
 
-	while (si < a->cfg.n_shards && rx.shard[si].fd != fd)
+	while (si < a->cfg.n_shards && (rx.shard[si].fd != fd || a->shards[si].removed))
 		si++;
 	for (int i = 0; i < 64 && si < a->cfg.n_shards; i++) {
 		uint8_t buf[DALIO_MAX_DATAGRAM + 1];
@@ -216,6 +217,44 @@ static void on_readable(void *arg, int fd)
 	}
 }
 
+int retransmit_open_shard(struct agent *a, unsigned si, char *err, size_t errlen)
+{
+	const struct dalio_shard_def *s = &a->cfg.shards[si];
+	struct sockaddr_in addr = {
+		.sin_family = AF_INET, .sin_addr.s_addr = s->vip, .sin_port = htons(s->port)};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	rx.shard[si].fd = fd;
+	if (!rx.shard[si].slots)
+		rx.shard[si].slots = calloc(DALIO_RING_SIZE, sizeof(struct retx_slot));
+	else
+		memset(rx.shard[si].slots, 0, DALIO_RING_SIZE * sizeof(struct retx_slot));
+	if (fd < 0 || !rx.shard[si].slots || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
+	    loop_add_fd(&a->loop, fd, on_readable, a)) {
+		snprintf(err, errlen, "shard %u: cannot open the re-send socket on %s:%u: %s",
+			 s->id, inet_ntoa(addr.sin_addr), s->port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		rx.shard[si].fd = -1;
+		return -1;
+	}
+	if ((s->id + 1) * DALIO_RING_SIZE > rx.payload_slots)
+		log_warn("shard %u: its id is beyond the payload ring sized at start: writes are "
+			 "not re-sent by the agent (client retries still repair them) until the "
+			 "agent restarts",
+			 s->id);
+	return 0;
+}
+
+void retransmit_close_shard(struct agent *a, unsigned si)
+{
+	if (rx.shard[si].fd >= 0) {
+		loop_del_fd(&a->loop, rx.shard[si].fd);
+		close(rx.shard[si].fd);
+	}
+	rx.shard[si].fd = -1;
+}
+
 int retransmit_init(struct agent *a, char *err, size_t errlen)
 {
 	rx.payload_slots = a->maps.payload_slots;
@@ -227,24 +266,11 @@ int retransmit_init(struct agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot map the pending/payload rings: %s", strerror(errno));
 		return -1;
 	}
-	for (unsigned si = 0; si < a->cfg.n_shards; si++) {
-		const struct dalio_shard_def *s = &a->cfg.shards[si];
-		struct sockaddr_in addr = {.sin_family = AF_INET,
-					   .sin_addr.s_addr = s->vip,
-					   .sin_port = htons(s->port)};
-		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-		rx.shard[si].fd = fd;
-		rx.shard[si].slots = calloc(DALIO_RING_SIZE, sizeof(struct retx_slot));
-		if (fd < 0 || !rx.shard[si].slots ||
-		    bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
-		    loop_add_fd(&a->loop, fd, on_readable, a)) {
-			snprintf(err, errlen,
-				 "shard %u: cannot open the re-send socket on %s:%u: %s", s->id,
-				 inet_ntoa(addr.sin_addr), s->port, strerror(errno));
+	for (unsigned si = 0; si < DALIO_MAX_SHARDS; si++)
+		rx.shard[si].fd = -1;
+	for (unsigned si = 0; si < a->cfg.n_shards; si++)
+		if (retransmit_open_shard(a, si, err, errlen))
 			return -1;
-		}
-	}
 	if (loop_add_timer(&a->loop, RETX_TICK_MS, on_tick, a)) {
 		snprintf(err, errlen, "cannot add the re-send timer: %s", strerror(errno));
 		return -1;
@@ -254,8 +280,9 @@ int retransmit_init(struct agent *a, char *err, size_t errlen)
 
 void retransmit_close(struct agent *a)
 {
-	for (unsigned si = 0; si < a->cfg.n_shards; si++) {
-		if (rx.shard[si].fd > 0)
+	(void)a;
+	for (unsigned si = 0; si < DALIO_MAX_SHARDS; si++) {
+		if (rx.shard[si].fd >= 0 && rx.shard[si].slots)
 			close(rx.shard[si].fd);
 		free(rx.shard[si].slots);
 		rx.shard[si].slots = NULL;

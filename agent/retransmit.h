@@ -20,6 +20,9 @@ struct agent;
 /* Maps the rings, opens the VIP:port sockets, registers with the loop. */
 int retransmit_init(struct agent *a, char *err, size_t errlen);
 void retransmit_close(struct agent *a);
+/* The VIP:port socket of shard si (index into cfg.shards), for SIGHUP. */
+int retransmit_open_shard(struct agent *a, unsigned si, char *err, size_t errlen);
+void retransmit_close_shard(struct agent *a, unsigned si);
 /*
  * Sends write seq of shard (index si into cfg.shards) to replica r with the
  * shard's current epoch. 0 on success, -1 if the ring no longer holds seq

@@ -253,6 +253,46 @@ topo_fault() {
 	done
 }
 
+# topo_netem HOST ARGS...: impairs the Dalio UDP traffic of HOST's eth0 in both
+# directions with build/dalio-netem (loss, duplication, delay, reordering
+# through a TUN device; see test/fault/dalio-netem.c). ARGS are dalio-netem's
+# profile options, e.g. --loss 5 --delay 0-5. Waits (bounded) until it is
+# attached; its PID is in TOPO_PID_netem_HOST, its counters (printed on exit
+# and on SIGUSR1) in $TOPO_DIR/netem-HOST.log. topo_netem_stop HOST ends it
+# early; topo_down ends it otherwise.
+topo_netem() {
+	local host=$1 i pidvar
+	shift
+	topo_bg "netem_$host" "$TOPO_DIR/netem-$host.log" \
+		ip netns exec "$(topo_ns "$host")" "$TOPO_BUILD/dalio-netem" --dev eth0 "$@"
+	pidvar="TOPO_PID_netem_$host"
+	for i in $(seq 1 50); do
+		grep -qs "ready" "$TOPO_DIR/netem-$host.log" && return 0
+		if ! kill -0 "${!pidvar}" 2>/dev/null; then
+			topo_log "dalio-netem on $host exited:"
+			cat "$TOPO_DIR/netem-$host.log" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	topo_log "dalio-netem on $host did not come up"
+	return 1
+}
+
+# topo_netem_stop HOST: stops HOST's dalio-netem (it detaches and flushes) and
+# forgets its PID, so topo_down never signals a PID that may have been reused.
+topo_netem_stop() {
+	local pidvar="TOPO_PID_netem_$1" pid i
+	pid=${!pidvar:-}
+	[ -n "$pid" ] || return 0
+	topo_stop_pid "$pid"
+	for i in "${!TOPO_PIDS[@]}"; do
+		[ "${TOPO_PIDS[$i]}" == "$pid" ] && unset "TOPO_PIDS[$i]"
+	done
+	TOPO_PIDS=("${TOPO_PIDS[@]}")
+	eval "TOPO_PID_netem_$1="
+}
+
 # topo_stop_pid PID: SIGTERM, then SIGKILL after 3 s; only PIDs we started.
 topo_stop_pid() {
 	local pid=$1 i

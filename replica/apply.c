@@ -359,13 +359,13 @@ static void handle_write(struct rp_state *s, const struct rp_pkt *pkt, const str
 		/* Keep the newest writes: the copy streams the older ones. */
 		if (m->seq - s->order.next >= RP_WINDOW)
 			rp_order_reset(&s->order, m->seq - RP_WINDOW / 2);
-		if (rp_order_stash(&s->order, m->seq, pkt) == RP_BUFFERED)
+		if (rp_order_stash(&s->order, m->seq, pkt, s->now_ns) == RP_BUFFERED)
 			s->st.buffered++;
 		else
 			s->st.drop_too_far++;
 		return;
 	}
-	switch (rp_order_offer(&s->order, m->seq, pkt)) {
+	switch (rp_order_offer(&s->order, m->seq, pkt, s->now_ns)) {
 	case RP_DUP:
 		op = op_new(s, RP_OP_DUP_ACK, m, &pkt->from);
 		if (op)
@@ -499,6 +499,35 @@ void rp_handle(struct rp_state *s, const struct rp_pkt *pkt)
 		rp_sync_request(s, &m);
 	else
 		handle_ping(s, pkt, &m);
+}
+
+/*
+ * Asks the LB for the writes missing in front of the gap buffer once the gap
+ * has outlived reordering, and again with backoff while it persists (nack.h).
+ * The NACK goes to the address the buffered write came from (VIP:port).
+ */
+void rp_nack_tick(struct rp_state *s)
+{
+	struct rp_gap gap;
+	struct dalio_msg m;
+
+	/* While Redis is away the order state is about to be reloaded; while a
+	 * full copy runs the gap in front of the buffer is the copy's job. */
+	if (!s->rc || s->sync.active || !rp_nack_poll(&s->nack, &s->order, s->now_ns, &gap))
+		return;
+	memset(&m, 0, sizeof(m));
+	m.type = DALIO_T_NACK;
+	m.shard = s->cfg.shard;
+	m.epoch = s->epoch;
+	m.seq = gap.first;
+	m.stamp = gap.last;
+	m.replica = s->cfg.index;
+	rp_send(s, &gap.from, &m);
+	rp_flush(s);
+	s->st.nacks++;
+	s->st.nacked_seqs += gap.last - gap.first + 1;
+	rp_vlog(s, "NACK %" PRIu64 "..%" PRIu64 " (NACK %" PRIu32 " for this gap)\n", gap.first,
+		gap.last, s->nack.sent);
 }
 
 void rp_expire_reads(struct rp_state *s)

@@ -296,6 +296,9 @@ static int poll_timeout_ms(const struct rp_state *s)
 
 	if (rp_sync_next_ns(s) < next)
 		next = rp_sync_next_ns(s);
+	/* rp_nack_tick does nothing while Redis is away: no busy wake-ups then. */
+	if (s->rc && !s->sync.active && rp_nack_deadline(&s->nack) < next)
+		next = rp_nack_deadline(&s->nack);
 
 	if (!s->rc && s->reconnect_ns < next)
 		next = s->reconnect_ns;
@@ -387,6 +390,7 @@ int main(int argc, char **argv)
 				rp_log("recvmmsg: %s\n", strerror(errno));
 				break;
 			}
+			s.now_ns = mono_ns();
 			for (int i = 0; i < n; i++)
 				rp_handle(&s, &pkts[i]);
 			rp_run_batch(&s);
@@ -401,6 +405,7 @@ int main(int argc, char **argv)
 			rp_run_batch(&s);
 			rp_flush(&s);
 		}
+		rp_nack_tick(&s);
 	}
 	if (stop_sig)
 		rp_log("stopping on signal %d\n", (int)stop_sig);

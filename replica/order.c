@@ -23,8 +23,9 @@ void rp_order_free(struct rp_order *o)
 	o->slots = NULL;
 }
 
-/* Keeps a copy of pkt in seq's slot (seq within the window). */
-static enum rp_offer store(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt)
+/* Keeps a copy of pkt, received at now_ns, in seq's slot (seq within the window). */
+static enum rp_offer store(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt,
+			   uint64_t now_ns)
 {
 	struct rp_gap_slot *s = &o->slots[SLOT(seq)];
 
@@ -35,13 +36,15 @@ static enum rp_offer store(struct rp_order *o, uint64_t seq, const struct rp_pkt
 	if (!s->seq)
 		o->buffered++;
 	s->seq = seq;
+	s->at_ns = now_ns;
 	s->pkt.from = pkt->from;
 	s->pkt.len = pkt->len;
 	memcpy(s->pkt.data, pkt->data, pkt->len);
 	return RP_BUFFERED;
 }
 
-enum rp_offer rp_order_offer(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt)
+enum rp_offer rp_order_offer(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt,
+			     uint64_t now_ns)
 {
 	struct rp_gap_slot *s;
 
@@ -59,16 +62,17 @@ enum rp_offer rp_order_offer(struct rp_order *o, uint64_t seq, const struct rp_p
 	/* Slots hold next .. next + RP_WINDOW - 1. */
 	if (seq - o->next >= RP_WINDOW)
 		return RP_TOO_FAR;
-	return store(o, seq, pkt);
+	return store(o, seq, pkt, now_ns);
 }
 
-enum rp_offer rp_order_stash(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt)
+enum rp_offer rp_order_stash(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt,
+			     uint64_t now_ns)
 {
 	if (seq < o->next)
 		return RP_DUP;
 	if (seq - o->next >= RP_WINDOW)
 		return RP_TOO_FAR;
-	return store(o, seq, pkt);
+	return store(o, seq, pkt, now_ns);
 }
 
 void rp_order_advance(struct rp_order *o)
@@ -99,6 +103,25 @@ void rp_order_reset(struct rp_order *o, uint64_t applied)
 		if (s->seq)
 			o->buffered++;
 	}
+}
+
+int rp_order_gap(const struct rp_order *o, uint32_t cap, struct rp_gap *gap)
+{
+	const struct rp_gap_slot *s;
+
+	if (!o->buffered || o->slots[SLOT(o->next)].seq == o->next)
+		return 0;
+	for (uint64_t seq = o->next + 1; seq - o->next < RP_WINDOW; seq++) {
+		s = &o->slots[SLOT(seq)];
+		if (s->seq != seq)
+			continue;
+		gap->first = o->next;
+		gap->last = seq - o->next > cap ? o->next + cap - 1 : seq - 1;
+		gap->since_ns = s->at_ns;
+		gap->from = s->pkt.from;
+		return 1;
+	}
+	return 0;
 }
 
 int rp_cache_init(struct rp_cache *c)

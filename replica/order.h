@@ -25,7 +25,8 @@ enum rp_offer {
 };
 
 struct rp_gap_slot {
-	uint64_t seq; /* 0: empty (seq 0 is never a write) */
+	uint64_t seq;	/* 0: empty (seq 0 is never a write) */
+	uint64_t at_ns; /* when it was buffered (the caller's clock) */
 	struct rp_pkt pkt;
 };
 
@@ -37,11 +38,14 @@ struct rp_order {
 
 int rp_order_init(struct rp_order *o, uint64_t applied);
 void rp_order_free(struct rp_order *o);
-/* Classifies seq; stores a copy of pkt when the answer is RP_BUFFERED. */
-enum rp_offer rp_order_offer(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt);
+/* Classifies seq; stores a copy of pkt, received at now_ns, when the answer
+ * is RP_BUFFERED. */
+enum rp_offer rp_order_offer(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt,
+			     uint64_t now_ns);
 /* Like rp_order_offer, but o->next itself is buffered too (RP_BUFFERED):
  * used while a full copy runs and nothing may be applied. */
-enum rp_offer rp_order_stash(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt);
+enum rp_offer rp_order_stash(struct rp_order *o, uint64_t seq, const struct rp_pkt *pkt,
+			     uint64_t now_ns);
 /* The caller has applied (or queued the application of) o->next. */
 void rp_order_advance(struct rp_order *o);
 /*
@@ -52,6 +56,22 @@ const struct rp_pkt *rp_order_take(struct rp_order *o);
 /* Restart from applied (after re-reading it from Redis); keeps the buffered
  * writes that are still ahead of it and within the window. */
 void rp_order_reset(struct rp_order *o, uint64_t applied);
+
+/* The gap in front of the buffer: the writes missing before the first buffered one. */
+struct rp_gap {
+	uint64_t first, last;	 /* missing seqs, inclusive */
+	uint64_t since_ns;	 /* when the write after the gap was buffered */
+	struct sockaddr_in from; /* who sent that write (the LB's VIP:port) */
+};
+
+/*
+ * Finds the gap in front of the buffer: o->next is missing and a later write
+ * is buffered. Returns 0 if there is none (nothing buffered, or o->next
+ * itself is buffered after a reset); otherwise fills *gap with first =
+ * o->next and last = the seq before the first buffered write, but at most
+ * first + cap - 1 (cap >= 1). Scans at most RP_WINDOW slots.
+ */
+int rp_order_gap(const struct rp_order *o, uint32_t cap, struct rp_gap *gap);
 
 struct rp_cache_slot {
 	uint64_t seq; /* 0: empty */

@@ -15,6 +15,7 @@
 #include <hiredis/hiredis.h>
 
 #include "dalio/codec.h"
+#include "nack.h"
 #include "order.h"
 #include "pkt.h"
 #include "reads.h"
@@ -50,6 +51,8 @@ struct rp_config {
 	X(dup_uncached, "duplicate writes acked with an empty body (not cached)")                  \
 	X(buffered, "writes buffered ahead of a gap")                                              \
 	X(dup_buffered, "duplicates of buffered writes")                                           \
+	X(nacks, "NACKs sent for writes missing in front of buffered ones")                        \
+	X(nacked_seqs, "seqs asked for by those NACKs")                                            \
 	X(reads_served, "reads served")                                                            \
 	X(reads_queued, "reads queued for their stamp")                                            \
 	X(reads_not_ready, "reads answered NOT_READY")                                             \
@@ -126,6 +129,7 @@ struct rp_state {
 	int pipe_broken;       /* an append failed: the batch's replies are unusable */
 	struct rp_order order; /* order.next - 1 = highest seq planned */
 	struct rp_sync sync;   /* a full copy in progress (sync.h) */
+	struct rp_nack nack;   /* when to ask for the writes missing behind a gap */
 	struct rp_cache cache;
 	struct rp_reads reads;
 	struct rp_op *ops;
@@ -151,6 +155,7 @@ int rp_reload_state(struct rp_state *s, const char **err);
 void rp_set_epoch(struct rp_state *s, uint32_t epoch);
 int rp_get_applied(struct rp_state *s, uint64_t *applied, const char **err);
 void rp_apply_buffered(struct rp_state *s);
+void rp_nack_tick(struct rp_state *s);
 
 /* net.c */
 int rp_net_open(struct rp_state *s);

@@ -15,6 +15,14 @@ $(BUILD)/bpf/fault_drop10.bpf.o: test/fault/fault_drop.bpf.c $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -DDROP_PCT=10 -c $< -o $@
 BPF_OBJS += $(BUILD)/bpf/fault_drop10.bpf.o
+BPF_OBJS += $(BUILD)/bpf/fault_tun.bpf.o
+
+# dalio-netem: loss, duplication, delay and reordering through a TUN device
+# (test/fault/dalio-netem.c); it loads fault_tun.bpf.o through its skeleton.
+$(BUILD)/obj/test/fault/dalio-netem.o: $(BUILD)/fault_tun.skel.h
+$(BUILD)/dalio-netem: $(BUILD)/obj/test/fault/dalio-netem.o
+	$(CC) $(USER_CFLAGS) $^ -o $@ $(LIBBPF_LIBS)
+PROGRAMS += $(BUILD)/dalio-netem
 
 # Test-only BPF programs run by test_bpf (the devmap egress code as plain XDP).
 $(BUILD)/bpf/%.bpf.o: test/bpf/%.bpf.c $(BUILD)/vmlinux.h

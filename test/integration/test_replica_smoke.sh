@@ -69,7 +69,7 @@ import os, socket, struct, subprocess, sys, time
 RPORT, UPORT, PHASE = int(os.environ["RPORT"]), int(os.environ["UPORT"]), os.environ["PHASE"]
 HDR = "!IBBHHHIQQQQIH6sBBH"
 assert struct.calcsize(HDR) == 64
-WRITE, ACK, READ, READ_REPLY, PING, PONG = 3, 4, 5, 6, 7, 8
+WRITE, ACK, READ, READ_REPLY, PING, PONG, NACK = 3, 4, 5, 6, 7, 8, 10
 OK, STALE_EPOCH, NOT_READY = 0, 4, 5
 SHARD = 3
 checks = 0
@@ -113,12 +113,19 @@ dst = ("127.0.0.1", UPORT)
 def send(p, sock=lb):
     sock.sendto(p, dst)
 
+nacks = []  # NACKs (gap reports) are set aside here, checked where expected
+
 def recv(timeout=1.0):
-    lb.settimeout(timeout)
-    try:
-        return parse(lb.recv(2048))
-    except socket.timeout:
-        return None
+    deadline = time.monotonic() + timeout
+    while True:
+        lb.settimeout(max(0.001, deadline - time.monotonic()))
+        try:
+            m = parse(lb.recv(2048))
+        except socket.timeout:
+            return None
+        if m["type"] != NACK:
+            return m
+        nacks.append((time.monotonic(), m))
 
 def expect(n, what, timeout=1.0):
     got = []
@@ -179,11 +186,22 @@ check(a1["request_id"] == 11 and a1["client_id"] == 0xC11E and a1["origin_port"]
       and a1["origin_ip"] == 0x0A000001 and a1["origin_mac"] == b"\x02" * 6
       and a1["key_len"] == 0 and a1["replica"] == 2 and a1["shard"] == SHARD,
       f"ACK echoes the header {a1}")
+t3 = time.monotonic()
 send(pkt(WRITE, ("SET", "k", "c"), seq=3, rid=13))
 silence("write seq 3 waits for seq 2")
 check(rcli("GET", "k") == "a", "seq 3 not applied before seq 2")
+# The gap outlived 5 ms: NACKs for seq 2 to the sender of seq 3, repeated with
+# a doubling interval (5, 15, 35, 75, 155 ms after seq 3 arrived).
+check(len(nacks) >= 3 and len(nacks) <= 6, f"3..6 NACKs in 0.3 s, got {len(nacks)}")
+check(all(n["seq"] == 2 and n["stamp"] == 2 and n["epoch"] == 1 and n["shard"] == SHARD
+          and n["replica"] == 2 and n["key_len"] == 0 and n["body"] == b"" for _, n in nacks),
+      f"NACKs ask for seq 2..2: {nacks}")
+check(nacks and 0.004 <= nacks[0][0] - t3 < 0.1, f"first NACK after about 5 ms: {nacks[:1]}")
+check(len(nacks) < 3 or nacks[2][0] - nacks[1][0] > nacks[1][0] - nacks[0][0],
+      "NACK intervals grow")
 send(pkt(WRITE, ("INCR", "ctr"), seq=2, rid=12))
 acks = expect(2, "write seq 2 releases seq 3")
+nacks.clear()
 check([a["seq"] for a in acks] == [2, 3], f"ACKs in seq order {acks}")
 check(acks[0]["body"] == b":1\r\n" and acks[1]["body"] == b"+OK\r\n", f"ACK bodies {acks}")
 check(rcli("GET", "k") == "c", "GET k shows the last write")
@@ -327,6 +345,7 @@ send(pkt(WRITE, ("INCR", "ctr"), seq=10, epoch=2, rid=20))
 (a,) = expect(1, "seq 10 after OOM cleared")
 check(a["seq"] == 10 and a["body"] == b":3\r\n", f"ACK after OOM {a}")
 
+check(not nacks, f"no NACK once the gap closed: {nacks}")
 print(f"replica_smoke: main phase: {checks} checks passed")
 PY
 }

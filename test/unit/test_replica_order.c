@@ -2,8 +2,10 @@
 /*
  * Unit tests of the replica's Redis-free ordering parts: the gap buffer
  * (replica/order.c) applies any arrival order in seq order exactly once, the
- * reply cache answers recent duplicates, and the stamped read queue
- * (replica/reads.c) releases reads by stamp and by deadline.
+ * reply cache answers recent duplicates, the stamped read queue
+ * (replica/reads.c) releases reads by stamp and by deadline, and the NACK
+ * timing (replica/nack.c) asks for missing writes only when a gap outlives
+ * reordering, with backoff and a bounded range.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "nack.h"
 #include "order.h"
 #include "reads.h"
 
@@ -51,7 +54,7 @@ static void deliver(struct applier *a, uint64_t seq)
 	struct rp_pkt p = mkpkt(seq);
 	const struct rp_pkt *next;
 
-	switch (rp_order_offer(&a->o, seq, &p)) {
+	switch (rp_order_offer(&a->o, seq, &p, 0)) {
 	case RP_NEXT:
 		a->applied[a->n++] = seq;
 		rp_order_advance(&a->o);
@@ -114,15 +117,15 @@ static void test_one_three_two(void **state)
 
 	(void)state;
 	deliver(a, 1);
-	assert_int_equal(rp_order_offer(&a->o, 3, &p), RP_BUFFERED);
-	assert_int_equal(rp_order_offer(&a->o, 3, &p), RP_ALREADY_BUFFERED);
+	assert_int_equal(rp_order_offer(&a->o, 3, &p, 0), RP_BUFFERED);
+	assert_int_equal(rp_order_offer(&a->o, 3, &p, 0), RP_ALREADY_BUFFERED);
 	assert_int_equal(a->o.buffered, 1);
 	deliver(a, 2);
 	assert_in_order(a, 1, 3);
 	assert_int_equal(a->o.buffered, 0);
-	assert_int_equal(rp_order_offer(&a->o, 2, &p), RP_DUP);
-	assert_int_equal(rp_order_offer(&a->o, 3, &p), RP_DUP);
-	assert_int_equal(rp_order_offer(&a->o, 4, &p), RP_NEXT);
+	assert_int_equal(rp_order_offer(&a->o, 2, &p, 0), RP_DUP);
+	assert_int_equal(rp_order_offer(&a->o, 3, &p, 0), RP_DUP);
+	assert_int_equal(rp_order_offer(&a->o, 4, &p, 0), RP_NEXT);
 	applier_free(a);
 }
 
@@ -198,7 +201,7 @@ static void test_reset(void **state)
 	assert_int_equal(a->dups, 1);
 	assert_int_equal(a->n, 0);
 	/* 9 is next and buffered: a fresh copy of 9 supersedes the buffered one. */
-	assert_int_equal(rp_order_offer(&a->o, 9, &nine), RP_NEXT);
+	assert_int_equal(rp_order_offer(&a->o, 9, &nine, 0), RP_NEXT);
 	assert_int_equal(a->o.buffered, 1);
 	assert_null(rp_order_take(&a->o));
 	rp_order_advance(&a->o); /* 9 applied */
@@ -327,13 +330,191 @@ static void test_reads_full_and_wrap(void **state)
 	rp_reads_free(&q);
 }
 
+/* ---- NACK timing ---- */
+
+#define MS 1000000ull
+
+/* Offers seq as if it arrived at t from the sender tagged `from`. */
+static enum rp_offer offer_at(struct rp_order *o, uint64_t seq, uint64_t t, uint16_t from)
+{
+	struct rp_pkt p = mkpkt(seq);
+
+	p.from.sin_port = from;
+	return rp_order_offer(o, seq, &p, t);
+}
+
+static void test_gap_range(void **state)
+{
+	struct rp_order o;
+	struct rp_gap g;
+
+	(void)state;
+	assert_int_equal(rp_order_init(&o, 0), 0);
+	assert_int_equal(rp_order_gap(&o, 256, &g), 0); /* nothing buffered */
+	assert_int_equal(offer_at(&o, 5, 100, 7), RP_BUFFERED);
+	assert_int_equal(offer_at(&o, 3, 200, 8), RP_BUFFERED);
+	assert_int_equal(rp_order_gap(&o, 256, &g), 1);
+	/* 1 and 2 are missing; the first buffered write (3) dates the gap. */
+	assert_int_equal(g.first, 1);
+	assert_int_equal(g.last, 2);
+	assert_int_equal(g.since_ns, 200);
+	assert_int_equal(g.from.sin_port, 8);
+	assert_int_equal(rp_order_gap(&o, 1, &g), 1);
+	assert_int_equal(g.last, 1); /* capped */
+	rp_order_free(&o);
+
+	/* A long gap is capped at the range limit. */
+	assert_int_equal(rp_order_init(&o, 1000), 0);
+	assert_int_equal(offer_at(&o, 1000 + RP_WINDOW, 5, 1), RP_BUFFERED);
+	assert_int_equal(rp_order_gap(&o, 256, &g), 1);
+	assert_int_equal(g.first, 1001);
+	assert_int_equal(g.last, 1256);
+	assert_int_equal(rp_order_gap(&o, RP_WINDOW, &g), 1);
+	assert_int_equal(g.last, 1000 + RP_WINDOW - 1);
+	rp_order_free(&o);
+
+	/* After a reset the next write may sit in the buffer: that is no gap. */
+	assert_int_equal(rp_order_init(&o, 0), 0);
+	assert_int_equal(offer_at(&o, 5, 1, 1), RP_BUFFERED);
+	rp_order_reset(&o, 4);
+	assert_int_equal(rp_order_gap(&o, 256, &g), 0);
+	rp_order_free(&o);
+}
+
+static void test_nack_after_delay_with_backoff(void **state)
+{
+	struct rp_order o;
+	struct rp_nack n = {0};
+	struct rp_gap g;
+	uint64_t t0 = 1000 * MS, t, expect;
+
+	(void)state;
+	assert_int_equal(rp_order_init(&o, 0), 0);
+	assert_int_equal(rp_nack_poll(&n, &o, t0, &g), 0);
+	assert_int_equal(rp_nack_deadline(&n), UINT64_MAX);
+	/* 1 and 2 applied; 4 and 5 arrive, 3 does not. */
+	assert_int_equal(offer_at(&o, 1, t0, 1), RP_NEXT);
+	rp_order_advance(&o);
+	assert_int_equal(offer_at(&o, 2, t0, 1), RP_NEXT);
+	rp_order_advance(&o);
+	assert_int_equal(offer_at(&o, 4, t0, 9), RP_BUFFERED);
+	assert_int_equal(offer_at(&o, 5, t0 + 1 * MS, 9), RP_BUFFERED);
+	/* Not before the gap is RP_NACK_DELAY_NS old. */
+	assert_int_equal(rp_nack_poll(&n, &o, t0 + RP_NACK_DELAY_NS - 1, &g), 0);
+	assert_int_equal(rp_nack_deadline(&n), t0 + RP_NACK_DELAY_NS);
+	assert_int_equal(rp_nack_poll(&n, &o, t0 + RP_NACK_DELAY_NS, &g), 1);
+	assert_int_equal(g.first, 3);
+	assert_int_equal(g.last, 3);
+	assert_int_equal(g.from.sin_port, 9); /* back to where the writes come from */
+	/* Repeated while the gap persists, each interval twice the last, capped. */
+	t = t0 + RP_NACK_DELAY_NS;
+	for (int i = 1; i <= 12; i++) {
+		expect = RP_NACK_DELAY_NS << i;
+		if (i >= 7 || expect > RP_NACK_MAX_BACKOFF_NS)
+			expect = RP_NACK_MAX_BACKOFF_NS;
+		assert_int_equal(rp_nack_deadline(&n), t + expect);
+		assert_int_equal(rp_nack_poll(&n, &o, t + expect - 1, &g), 0);
+		assert_int_equal(rp_nack_poll(&n, &o, t + expect, &g), 1);
+		assert_int_equal(g.first, 3);
+		t += expect;
+	}
+	assert_int_equal(n.sent, 13);
+	/* 3 arrives: 3, 4, 5 apply, no gap, no NACK, no deadline. */
+	assert_int_equal(offer_at(&o, 3, t, 1), RP_NEXT);
+	rp_order_advance(&o);
+	while (rp_order_take(&o))
+		rp_order_advance(&o);
+	assert_int_equal(o.next, 6);
+	assert_int_equal(rp_nack_poll(&n, &o, t + 1000 * MS, &g), 0);
+	assert_int_equal(rp_nack_deadline(&n), UINT64_MAX);
+	rp_order_free(&o);
+}
+
+static void test_nack_not_for_reordering(void **state)
+{
+	struct rp_order o;
+	struct rp_nack n = {0};
+	struct rp_gap g;
+
+	(void)state;
+	assert_int_equal(rp_order_init(&o, 0), 0);
+	/* 2 overtakes 1 by 4 ms: no NACK. */
+	assert_int_equal(offer_at(&o, 2, 10 * MS, 1), RP_BUFFERED);
+	assert_int_equal(rp_nack_poll(&n, &o, 12 * MS, &g), 0);
+	assert_int_equal(offer_at(&o, 1, 14 * MS, 1), RP_NEXT);
+	rp_order_advance(&o);
+	assert_non_null(rp_order_take(&o));
+	rp_order_advance(&o);
+	assert_int_equal(rp_nack_poll(&n, &o, 100 * MS, &g), 0);
+	assert_int_equal(rp_nack_deadline(&n), UINT64_MAX);
+	assert_int_equal(n.sent, 0);
+	rp_order_free(&o);
+}
+
+static void test_nack_next_gap(void **state)
+{
+	struct rp_order o;
+	struct rp_nack n = {0};
+	struct rp_gap g;
+
+	(void)state;
+	assert_int_equal(rp_order_init(&o, 0), 0);
+	/* Two holes: 1 and 3..4. 2 and 5 arrive at 0 ms. */
+	assert_int_equal(offer_at(&o, 2, 0, 1), RP_BUFFERED);
+	assert_int_equal(offer_at(&o, 5, 0, 1), RP_BUFFERED);
+	assert_int_equal(rp_nack_poll(&n, &o, 5 * MS, &g), 1);
+	assert_int_equal(g.first, 1);
+	assert_int_equal(g.last, 1);
+	/* 1 arrives at 6 ms: 1, 2 apply; the next hole is 3..4, and the write after
+	 * it (5) has waited 6 ms already: NACK at once, backoff starts afresh. */
+	assert_int_equal(offer_at(&o, 1, 6 * MS, 1), RP_NEXT);
+	rp_order_advance(&o);
+	assert_non_null(rp_order_take(&o));
+	rp_order_advance(&o);
+	assert_int_equal(rp_nack_poll(&n, &o, 6 * MS, &g), 1);
+	assert_int_equal(g.first, 3);
+	assert_int_equal(g.last, 4);
+	assert_int_equal(n.sent, 1);
+	assert_int_equal(rp_nack_deadline(&n), 6 * MS + 2 * RP_NACK_DELAY_NS);
+	/* 3 arrives: the gap shrank to 4, which the last NACK asked for too:
+	 * its resend is likely right behind, so the schedule is kept. */
+	assert_int_equal(offer_at(&o, 3, 7 * MS, 1), RP_NEXT);
+	rp_order_advance(&o);
+	assert_int_equal(rp_nack_poll(&n, &o, 7 * MS, &g), 0);
+	assert_int_equal(rp_nack_deadline(&n), 6 * MS + 2 * RP_NACK_DELAY_NS);
+	assert_int_equal(rp_nack_poll(&n, &o, 6 * MS + 2 * RP_NACK_DELAY_NS, &g), 1);
+	assert_int_equal(g.first, 4);
+	assert_int_equal(g.last, 4);
+	assert_int_equal(n.sent, 2);
+	/* 4 arrives, 5 applies; 7 arrives without 6: a new gap, a fresh clock. */
+	assert_int_equal(offer_at(&o, 4, 20 * MS, 1), RP_NEXT);
+	rp_order_advance(&o);
+	assert_non_null(rp_order_take(&o));
+	rp_order_advance(&o);
+	assert_int_equal(offer_at(&o, 7, 21 * MS, 1), RP_BUFFERED);
+	assert_int_equal(rp_nack_poll(&n, &o, 22 * MS, &g), 0);
+	assert_int_equal(rp_nack_deadline(&n), 21 * MS + RP_NACK_DELAY_NS);
+	assert_int_equal(rp_nack_poll(&n, &o, 21 * MS + RP_NACK_DELAY_NS, &g), 1);
+	assert_int_equal(g.first, 6);
+	assert_int_equal(n.sent, 1);
+	rp_order_free(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_in_order),	cmocka_unit_test(test_one_three_two),
-		cmocka_unit_test(test_reversed_window), cmocka_unit_test(test_shuffled_with_dups),
-		cmocka_unit_test(test_reset),		cmocka_unit_test(test_cache),
-		cmocka_unit_test(test_reads_by_stamp),	cmocka_unit_test(test_reads_full_and_wrap),
+		cmocka_unit_test(test_in_order),
+		cmocka_unit_test(test_one_three_two),
+		cmocka_unit_test(test_reversed_window),
+		cmocka_unit_test(test_shuffled_with_dups),
+		cmocka_unit_test(test_reset),
+		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_reads_by_stamp),
+		cmocka_unit_test(test_reads_full_and_wrap),
+		cmocka_unit_test(test_gap_range),
+		cmocka_unit_test(test_nack_after_delay_with_backoff),
+		cmocka_unit_test(test_nack_not_for_reordering),
+		cmocka_unit_test(test_nack_next_gap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
