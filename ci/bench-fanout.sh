@@ -21,25 +21,28 @@ CLIENTS=${CLIENTS:-4}
 topo_init "dlbf$$"
 trap 'topo_down' EXIT
 topo_up_multihomed >/dev/null || exit 1
-for ifc in lb0 lb1 lb2 lb3; do # a veth has NAPI (and can thread it) with GRO or XDP on
+# Threaded NAPI on the LB's interfaces (a veth has NAPI with GRO or XDP on).
+# Other runs on this host may have threads of the same names: ours are the
+# napi/lb* threads that appear here.
+napi_pids() { ps -e -o pid=,comm= | awk '$2 ~ /^napi\/lb[0-3]-/ {print $1}' | sort; }
+before=$(napi_pids)
+for ifc in lb0 lb1 lb2 lb3; do
 	topo_exec lb ethtool -K "$ifc" gro on >/dev/null
 	topo_exec lb sh -c "echo 1 > /sys/class/net/$ifc/threaded" || exit 1
 done
+NAPI_PIDS=$(comm -13 <(echo "$before") <(napi_pids) | xargs)
 topo_start_replicas || exit 1
 topo_mh_config tc "$TOPO_DIR/tc.yaml"
 topo_mh_config devmap "$TOPO_DIR/devmap.yaml"
 
-# CPU ticks of the LB's NAPI kthreads (napi/lb0-* .. napi/lb3-*). Other runs on
-# this host may have interfaces with the same names: then the sum is refused.
+# CPU ticks (user + system) of our four NAPI kthreads, "?" if they are not four.
 napi_ticks() {
-	local pids n
-	pids=$(ps -e -o pid=,comm= | awk '$2 ~ /^napi\/lb[0-3]-/ {print $1}')
-	n=$(wc -w <<<"$pids")
-	if [ "$n" -ne 4 ]; then
+	local p
+	if [ "$(wc -w <<<"$NAPI_PIDS")" -ne 4 ]; then
 		echo "?"
 		return
 	fi
-	for p in $pids; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'
+	for p in $NAPI_PIDS; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'
 }
 
 declare -A OPS CPU
