@@ -33,7 +33,8 @@ struct ctx {
 	struct dalio_config *cfg;
 };
 
-/* Appends s to out, printable ASCII only, at most max characters ("..." after). */
+/* Copies s into out for a message: printable ASCII (others as \xNN), at most max
+ * characters of s, "..." when cut. */
 static void quote_value(char *out, size_t outlen, const char *s, size_t max)
 {
 	size_t o = 0, i;
@@ -297,9 +298,22 @@ static int walk_mapping(struct ctx *c, yaml_node_t *map, const char *path, const
 
 /* ---- lb ---- */
 
-enum { LB_INTERFACE, LB_XDP_MODE, LB_PIN_PATH, LB_HEARTBEAT_MS, LB_SUSPECT_AFTER, LB_FAIL_AFTER };
+enum {
+	LB_INTERFACE,
+	LB_XDP_MODE,
+	LB_PIN_PATH,
+	LB_HEARTBEAT_MS,
+	LB_SUSPECT_AFTER,
+	LB_FAIL_AFTER,
+	LB_FANOUT
+};
 static const char *const lb_fields[] = {"interface",	 "xdp_mode",   "pin_path", "heartbeat_ms",
-					"suspect_after", "fail_after", NULL};
+					"suspect_after", "fail_after", "fanout",   NULL};
+
+/* Nodes of the lb section that cross-field checks point at. */
+struct lb_state {
+	yaml_node_t *fanout_node;
+};
 
 static bool valid_ifname(const char *s)
 {
@@ -315,11 +329,11 @@ static bool valid_ifname(const char *s)
 static int lb_field(struct ctx *c, int idx, yaml_node_t *v, const char *path, void *arg)
 {
 	struct dalio_config *cfg = c->cfg;
+	struct lb_state *st = arg;
 	unsigned long num;
 	const char *s;
 	char q[64];
 
-	(void)arg;
 	switch (idx) {
 	case LB_INTERFACE:
 		s = scalar(c, v, path, "a network interface name");
@@ -374,6 +388,36 @@ static int lb_field(struct ctx *c, int idx, yaml_node_t *v, const char *path, vo
 		else
 			cfg->fail_after = (unsigned)num;
 		return 0;
+	case LB_FANOUT:
+		s = scalar(c, v, path, "tc or devmap");
+		if (!s)
+			return -1;
+		if (strcmp(s, "tc") == 0) {
+			cfg->fanout = DALIO_CFG_FANOUT_TC;
+		} else if (strcmp(s, "devmap") == 0) {
+			cfg->fanout = DALIO_CFG_FANOUT_DEVMAP;
+		} else {
+			quote_value(q, sizeof(q), s, 40);
+			return fail(c, v, path, "expected tc or devmap, got '%s'", q);
+		}
+		st->fanout_node = v;
+		return 0;
+	}
+	return 0;
+}
+
+static int lb_section(struct ctx *c, yaml_node_t *v, const char *path)
+{
+	struct lb_state st = {0};
+	char fpath[PATH_LEN];
+
+	if (walk_mapping(c, v, path, lb_fields, 1u << LB_INTERFACE, lb_field, &st))
+		return -1;
+	if (c->cfg->fanout == DALIO_CFG_FANOUT_DEVMAP && c->cfg->xdp_mode == DALIO_XDP_SKB) {
+		join(fpath, path, "fanout");
+		return fail(c, st.fanout_node, fpath,
+			    "devmap fan-out needs native XDP (xdp_mode: native); with xdp_mode: "
+			    "skb use fanout: tc");
 	}
 	return 0;
 }
@@ -428,6 +472,7 @@ static int replica(struct ctx *c, yaml_node_t *v, const char *path, struct dalio
 	strcpy(r->addr, s);
 	r->port = (uint16_t)port;
 	r->line = (int)v->start_mark.line + 1;
+	r->col = (int)v->start_mark.column + 1;
 	return 0;
 }
 
@@ -612,7 +657,7 @@ static int top_field(struct ctx *c, int idx, yaml_node_t *v, const char *path, v
 {
 	(void)arg;
 	if (idx == TOP_LB)
-		return walk_mapping(c, v, path, lb_fields, 1u << LB_INTERFACE, lb_field, NULL);
+		return lb_section(c, v, path);
 	return shards(c, v, path);
 }
 

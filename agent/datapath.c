@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -23,24 +24,37 @@
 #include <xdp/libxdp.h>
 
 #include "datapath.h"
+#include "log.h"
+#include "route.h"
 #include "dalio_lb.skel.h"
 #include "dalio_fanout.skel.h"
 
 #define TC_HANDLE   0xda11
 #define TC_PRIORITY 1
 
-struct datapath {
-	char pin_dir[256];
-	char ifname[IF_NAMESIZE];
+/* One interface the data path is attached to. */
+struct dp_iface {
+	char name[IF_NAMESIZE];
 	int ifindex;
-	enum xdp_attach_mode mode;
-	struct dalio_lb *lb;
-	struct dalio_fanout *fanout;
+	int has_replica; /* some replica is reached through it (a tx_ports entry in devmap mode) */
 	struct xdp_program *xdp;
 	int xdp_attached;
 	int tc_attached;
 	int tc_hook_created;
 	unsigned payload_slots;
+};
+
+struct datapath {
+	char pin_dir[256];
+	enum xdp_attach_mode mode;
+	int fanout; /* DALIO_FANOUT_* */
+	struct dalio_lb *lb;
+	struct dalio_fanout *fanout_skel;
+	unsigned payload_slots;
+	/* ifaces[0] is lb.interface (clients); then every other interface a
+	 * replica's route leaves by (a multi-homed LB). */
+	unsigned n_ifaces;
+	struct dp_iface ifaces[DALIO_MAX_IFACES];
 };
 
 unsigned datapath_payload_slots(const struct dalio_config *cfg)
@@ -54,8 +68,8 @@ unsigned datapath_payload_slots(const struct dalio_config *cfg)
 }
 
 static const char *const pinned_maps[] = {
-	"vip_map",   "replica_map", "shard_state", "pending_ring", "dirty_map",
-	"stats_map", "rr_map",	    "client_map",  "payload_ring",
+	"vip_map", "replica_map", "shard_state",  "pending_ring", "dirty_map", "stats_map",
+	"rr_map",  "client_map",  "payload_ring", "lb_cfg",	  "tx_ports",
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -101,31 +115,103 @@ static int ensure_bpffs(const char *pin_path, char *err, size_t errlen)
 	}
 }
 
+/* The entry of ifaces for ifindex, added (as name) if new; NULL when full. */
+static struct dp_iface *iface_get(struct datapath *dp, int ifindex, const char *name)
+{
+	for (unsigned i = 0; i < dp->n_ifaces; i++)
+		if (dp->ifaces[i].ifindex == ifindex)
+			return &dp->ifaces[i];
+	if (dp->n_ifaces == DALIO_MAX_IFACES)
+		return NULL;
+	snprintf(dp->ifaces[dp->n_ifaces].name, IF_NAMESIZE, "%s", name);
+	dp->ifaces[dp->n_ifaces].ifindex = ifindex;
+	return &dp->ifaces[dp->n_ifaces++];
+}
+
+/*
+ * Finds the interface each configured replica is reached through (the route
+ * the kernel would use), so the data path is attached wherever acks and read
+ * replies arrive. In devmap mode a broadcast gives one copy per interface, so
+ * two replicas of one shard behind the same interface are refused.
+ */
+static int collect_ifaces(struct datapath *dp, const struct dalio_config *cfg, char *err,
+			  size_t errlen)
+{
+	for (unsigned si = 0; si < cfg->n_shards; si++) {
+		const struct dalio_shard_def *s = &cfg->shards[si];
+		int ifindex[DALIO_MAX_REPLICAS] = {0};
+
+		for (unsigned i = 0; i < s->n_replicas; i++) {
+			const struct dalio_replica_def *r = &s->replicas[i];
+			struct route_hop hop;
+			struct dp_iface *ifc;
+			char why[256];
+
+			if (route_lookup(r->ip, &hop, why, sizeof(why))) {
+				/* not fatal: the replica is left out like one that
+				 * does not answer (shard_plan says so) */
+				log_warn("%s:%d:%d: shards[%u].replicas[%u]: %s", cfg->path,
+					 r->line, r->col, si, i, why);
+				continue;
+			}
+			for (unsigned j = 0; j < i; j++) {
+				if (cfg->fanout != DALIO_CFG_FANOUT_DEVMAP ||
+				    ifindex[j] != hop.ifindex)
+					continue;
+				set_err(err, errlen,
+					"%s:%d:%d: shards[%u].replicas[%u]: %s is reached through "
+					"%s "
+					"like shards[%u].replicas[%u] (%s): devmap fan-out sends "
+					"one "
+					"copy per interface, so each replica of a shard needs its "
+					"own "
+					"interface (or use lb.fanout: tc)",
+					cfg->path, r->line, r->col, si, i, r->addr, hop.ifname, si,
+					j, s->replicas[j].addr);
+				return -1;
+			}
+			ifindex[i] = hop.ifindex;
+			ifc = iface_get(dp, hop.ifindex, hop.ifname);
+			if (!ifc) {
+				set_err(err, errlen,
+					"replicas are reached through more than %d interfaces",
+					DALIO_MAX_IFACES);
+				return -1;
+			}
+			ifc->has_replica = 1;
+		}
+	}
+	return 0;
+}
+
 struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t errlen)
 {
 	struct datapath *dp = calloc(1, sizeof(*dp));
-	int rc;
+	int rc, ifindex;
 
 	if (!dp) {
 		set_err(err, errlen, "out of memory");
 		return NULL;
 	}
-	snprintf(dp->ifname, sizeof(dp->ifname), "%s", cfg->interface);
-	dp->ifindex = (int)if_nametoindex(cfg->interface);
-	if (!dp->ifindex) {
+	ifindex = (int)if_nametoindex(cfg->interface);
+	if (!ifindex) {
 		set_err(err, errlen, "%s: lb.interface: no interface named '%s' here", cfg->path,
 			cfg->interface);
 		goto fail;
 	}
+	iface_get(dp, ifindex, cfg->interface);
 	dp->mode = cfg->xdp_mode == DALIO_XDP_SKB ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+	dp->fanout = cfg->fanout == DALIO_CFG_FANOUT_DEVMAP ? DALIO_FANOUT_DEVMAP : DALIO_FANOUT_TC;
+	if (collect_ifaces(dp, cfg, err, errlen))
+		goto fail;
 	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s/%s", cfg->pin_path, cfg->interface);
 	if (ensure_bpffs(dp->pin_dir, err, errlen))
 		goto fail;
 
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = dp->pin_dir);
 	dp->lb = dalio_lb__open_opts(&opts);
-	dp->fanout = dalio_fanout__open_opts(&opts);
-	if (!dp->lb || !dp->fanout) {
+	dp->fanout_skel = dalio_fanout__open_opts(&opts);
+	if (!dp->lb || !dp->fanout_skel) {
 		set_err(err, errlen, "cannot open the BPF objects: %s", strerror(errno));
 		goto fail;
 	}
@@ -133,13 +219,13 @@ struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t
 	 * slot); both objects declare the shared map, so both must agree. */
 	dp->payload_slots = datapath_payload_slots(cfg);
 	if (bpf_map__set_max_entries(dp->lb->maps.payload_ring, dp->payload_slots) ||
-	    bpf_map__set_max_entries(dp->fanout->maps.payload_ring, dp->payload_slots)) {
+	    bpf_map__set_max_entries(dp->fanout_skel->maps.payload_ring, dp->payload_slots)) {
 		set_err(err, errlen, "cannot size the payload ring: %s", strerror(errno));
 		goto fail;
 	}
 	rc = dalio_lb__load(dp->lb);
 	if (!rc)
-		rc = dalio_fanout__load(dp->fanout);
+		rc = dalio_fanout__load(dp->fanout_skel);
 	if (rc) {
 		set_err(err, errlen,
 			"cannot load the BPF programs (%s). If %s holds maps from an older "
@@ -153,46 +239,127 @@ fail:
 	return NULL;
 }
 
-int datapath_attach(struct datapath *dp, char *err, size_t errlen)
+static int attach_tc(struct datapath *dp, struct dp_iface *ifc, char *err, size_t errlen)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = dp->ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex, .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = TC_HANDLE, .priority = TC_PRIORITY,
-		    .prog_fd = bpf_program__fd(dp->fanout->progs.dalio_fanout),
+		    .prog_fd = bpf_program__fd(dp->fanout_skel->progs.dalio_fanout),
 		    .flags = BPF_TC_F_REPLACE);
 	int rc = bpf_tc_hook_create(&hook);
 
 	if (rc && rc != -EEXIST) {
-		set_err(err, errlen, "cannot create clsact on %s: %s", dp->ifname, strerror(-rc));
+		set_err(err, errlen, "cannot create clsact on %s: %s", ifc->name, strerror(-rc));
 		return -1;
 	}
-	dp->tc_hook_created = rc == 0;
+	ifc->tc_hook_created = rc == 0;
 	rc = bpf_tc_attach(&hook, &tc);
 	if (rc) {
-		set_err(err, errlen, "cannot attach tc fan-out on %s: %s", dp->ifname,
+		set_err(err, errlen, "cannot attach tc fan-out on %s: %s", ifc->name,
 			strerror(-rc));
 		return -1;
 	}
-	dp->tc_attached = 1;
+	ifc->tc_attached = 1;
+	return 0;
+}
 
-	dp->xdp = xdp_program__from_fd(bpf_program__fd(dp->lb->progs.dalio_lb));
-	rc = libxdp_get_error(dp->xdp);
+static int attach_xdp(struct datapath *dp, struct dp_iface *ifc, char *err, size_t errlen)
+{
+	int rc;
+
+	ifc->xdp = xdp_program__from_fd(bpf_program__fd(dp->lb->progs.dalio_lb));
+	rc = libxdp_get_error(ifc->xdp);
 	if (rc) {
-		dp->xdp = NULL;
+		ifc->xdp = NULL;
 		set_err(err, errlen, "libxdp cannot wrap the XDP program: %s", strerror(-rc));
 		return -1;
 	}
 	libbpf_quiet = 1;
-	rc = xdp_program__attach(dp->xdp, dp->ifindex, dp->mode, 0);
+	rc = xdp_program__attach(ifc->xdp, ifc->ifindex, dp->mode, 0);
 	libbpf_quiet = 0;
 	if (rc) {
 		char buf[128];
 
 		libxdp_strerror(rc, buf, sizeof(buf));
 		set_err(err, errlen, "cannot attach XDP (%s mode) on %s: %s",
-			dp->mode == XDP_MODE_SKB ? "skb" : "native", dp->ifname, buf);
+			dp->mode == XDP_MODE_SKB ? "skb" : "native", ifc->name, buf);
 		return -1;
 	}
-	dp->xdp_attached = 1;
+	ifc->xdp_attached = 1;
+	return 0;
+}
+
+/* lb_cfg, and in devmap mode one tx_ports entry (with the egress program) per
+ * interface that has a replica behind it. */
+static int program_forwarding(struct datapath *dp, char *err, size_t errlen)
+{
+	struct dalio_lb_cfg lc = {.fanout = (uint32_t)dp->fanout,
+				  .client_ifindex = (uint32_t)dp->ifaces[0].ifindex};
+	int egress = bpf_program__fd(dp->lb->progs.dalio_devmap_egress);
+	struct ifreq ifr;
+	uint32_t key = 0;
+	int fd;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dp->ifaces[0].name);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || ioctl(fd, SIOCGIFHWADDR, &ifr)) {
+		set_err(err, errlen, "no MAC address on %s: %s", dp->ifaces[0].name,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	memcpy(lc.client_mac, ifr.ifr_hwaddr.sa_data, sizeof(lc.client_mac));
+	for (unsigned i = 0; i < dp->n_ifaces; i++) {
+		struct bpf_devmap_val v = {.ifindex = (uint32_t)dp->ifaces[i].ifindex,
+					   .bpf_prog.fd = egress};
+		uint32_t k = v.ifindex;
+		int rc = 0;
+
+		if (dp->fanout == DALIO_FANOUT_DEVMAP && dp->ifaces[i].has_replica)
+			rc = bpf_map_update_elem(bpf_map__fd(dp->lb->maps.tx_ports), &k, &v, 0);
+		else
+			bpf_map_delete_elem(bpf_map__fd(dp->lb->maps.tx_ports), &k);
+		if (rc) {
+			set_err(err, errlen, "cannot add %s to the devmap: %s", dp->ifaces[i].name,
+				strerror(errno));
+			return -1;
+		}
+	}
+	if (bpf_map_update_elem(bpf_map__fd(dp->lb->maps.lb_cfg), &key, &lc, 0)) {
+		set_err(err, errlen, "cannot update lb_cfg: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int datapath_attach(struct datapath *dp, char *err, size_t errlen)
+{
+	if (program_forwarding(dp, err, errlen))
+		return -1;
+	/* Replica-facing interfaces first, lb.interface (where requests come
+	 * in) last: each interface gets tc (tc mode) before XDP. */
+	for (unsigned n = dp->n_ifaces; n-- > 0;) {
+		struct dp_iface *ifc = &dp->ifaces[n];
+
+		if (dp->fanout == DALIO_FANOUT_TC && attach_tc(dp, ifc, err, errlen))
+			return -1;
+		if (attach_xdp(dp, ifc, err, errlen))
+			return -1;
+	}
+	if (dp->n_ifaces > 1) {
+		char list[DALIO_MAX_IFACES * (IF_NAMESIZE + 1)];
+		size_t o = 0;
+
+		for (unsigned i = 1; i < dp->n_ifaces && o < sizeof(list); i++)
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i > 1 ? " " : "",
+					      dp->ifaces[i].name);
+		log_info("multi-homed: replicas reached through %s; %s fan-out", list,
+			 dp->fanout == DALIO_FANOUT_DEVMAP ? "devmap" : "tc");
+	} else if (dp->fanout == DALIO_FANOUT_DEVMAP) {
+		log_info("devmap fan-out through %s", dp->ifaces[0].name);
+	}
 	return 0;
 }
 
@@ -208,25 +375,32 @@ void datapath_maps(const struct datapath *dp, struct datapath_maps *out)
 	out->payload_slots = dp->payload_slots;
 }
 
-void datapath_destroy(struct datapath *dp, int unpin)
+static void detach_iface(struct datapath *dp, struct dp_iface *ifc)
 {
-	if (!dp)
-		return;
-	if (dp->xdp_attached)
-		xdp_program__detach(dp->xdp, dp->ifindex, dp->mode, 0);
-	if (dp->xdp)
-		xdp_program__close(dp->xdp);
-	if (dp->tc_attached) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = dp->ifindex,
+	if (ifc->xdp_attached)
+		xdp_program__detach(ifc->xdp, ifc->ifindex, dp->mode, 0);
+	if (ifc->xdp)
+		xdp_program__close(ifc->xdp);
+	if (ifc->tc_attached) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex,
 			    .attach_point = BPF_TC_INGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, tc, .handle = TC_HANDLE, .priority = TC_PRIORITY);
 
 		bpf_tc_detach(&hook, &tc);
-		if (dp->tc_hook_created) {
+		if (ifc->tc_hook_created) {
 			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 			bpf_tc_hook_destroy(&hook);
 		}
 	}
+}
+
+void datapath_destroy(struct datapath *dp, int unpin)
+{
+	if (!dp)
+		return;
+	/* lb.interface first: no new requests, then the replica-facing ones */
+	for (unsigned i = 0; i < dp->n_ifaces; i++)
+		detach_iface(dp, &dp->ifaces[i]);
 	if (unpin && dp->pin_dir[0]) {
 		char path[512];
 
@@ -236,7 +410,7 @@ void datapath_destroy(struct datapath *dp, int unpin)
 		}
 		rmdir(dp->pin_dir);
 	}
-	dalio_fanout__destroy(dp->fanout);
+	dalio_fanout__destroy(dp->fanout_skel);
 	dalio_lb__destroy(dp->lb);
 	free(dp);
 }
