@@ -3,7 +3,7 @@ AGENT_CONFIG_SRCS := agent/config.c
 # Shared by the agent and dalio-ctl: map snapshots, saved agent state, formatting.
 AGENT_VIEW_SRCS := agent/lbstate.c agent/agent_state.c agent/metrics_fmt.c agent/log.c
 AGENT_SRCS := agent/main.c agent/loop.c agent/membership.c agent/retransmit.c agent/reload.c \
-	agent/datapath.c agent/probe.c agent/shardmap.c agent/adopt.c agent/metrics.c \
+	agent/datapath.c agent/probe.c agent/shardmap.c agent/route.c agent/adopt.c agent/metrics.c \
 	$(AGENT_VIEW_SRCS) $(AGENT_CONFIG_SRCS)
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)
 
@@ -11,7 +11,7 @@ AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)
 $(BUILD)/obj/agent/datapath.o: $(BUILD)/dalio_lb.skel.h $(BUILD)/dalio_fanout.skel.h
 
 $(BUILD)/dalio-agent: $(AGENT_OBJS) $(COMMON_OBJS)
-	$(CC) $(USER_CFLAGS) $^ -o $@ $(LIBBPF_LIBS) -lyaml
+	$(CC) $(USER_CFLAGS) $^ -o $@ $(LIBBPF_LIBS) -lyaml -lmnl
 PROGRAMS += $(BUILD)/dalio-agent
 
 CTL_SRCS := agent/ctl.c $(AGENT_VIEW_SRCS) $(AGENT_CONFIG_SRCS)

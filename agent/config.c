@@ -305,10 +305,17 @@ enum {
 	LB_HEARTBEAT_MS,
 	LB_SUSPECT_AFTER,
 	LB_FAIL_AFTER,
+	LB_FANOUT,
 	LB_METRICS
 };
-static const char *const lb_fields[] = {"interface",	 "xdp_mode",   "pin_path", "heartbeat_ms",
-					"suspect_after", "fail_after", "metrics",  NULL};
+static const char *const lb_fields[] = {"interface",	"xdp_mode",	 "pin_path",
+					"heartbeat_ms", "suspect_after", "fail_after",
+					"fanout",	"metrics",	 NULL};
+
+/* Nodes of the lb section that cross-field checks point at. */
+struct lb_state {
+	yaml_node_t *fanout_node;
+};
 
 static bool valid_ifname(const char *s)
 {
@@ -357,11 +364,11 @@ static int metrics_addr(struct ctx *c, yaml_node_t *v, const char *path)
 static int lb_field(struct ctx *c, int idx, yaml_node_t *v, const char *path, void *arg)
 {
 	struct dalio_config *cfg = c->cfg;
+	struct lb_state *st = arg;
 	unsigned long num;
 	const char *s;
 	char q[64];
 
-	(void)arg;
 	switch (idx) {
 	case LB_INTERFACE:
 		s = scalar(c, v, path, "a network interface name");
@@ -418,6 +425,36 @@ static int lb_field(struct ctx *c, int idx, yaml_node_t *v, const char *path, vo
 		return 0;
 	case LB_METRICS:
 		return metrics_addr(c, v, path);
+	case LB_FANOUT:
+		s = scalar(c, v, path, "tc or devmap");
+		if (!s)
+			return -1;
+		if (strcmp(s, "tc") == 0) {
+			cfg->fanout = DALIO_CFG_FANOUT_TC;
+		} else if (strcmp(s, "devmap") == 0) {
+			cfg->fanout = DALIO_CFG_FANOUT_DEVMAP;
+		} else {
+			quote_value(q, sizeof(q), s, 40);
+			return fail(c, v, path, "expected tc or devmap, got '%s'", q);
+		}
+		st->fanout_node = v;
+		return 0;
+	}
+	return 0;
+}
+
+static int lb_section(struct ctx *c, yaml_node_t *v, const char *path)
+{
+	struct lb_state st = {0};
+	char fpath[PATH_LEN];
+
+	if (walk_mapping(c, v, path, lb_fields, 1u << LB_INTERFACE, lb_field, &st))
+		return -1;
+	if (c->cfg->fanout == DALIO_CFG_FANOUT_DEVMAP && c->cfg->xdp_mode == DALIO_XDP_SKB) {
+		join(fpath, path, "fanout");
+		return fail(c, st.fanout_node, fpath,
+			    "devmap fan-out needs native XDP (xdp_mode: native); with xdp_mode: "
+			    "skb use fanout: tc");
 	}
 	return 0;
 }
@@ -472,6 +509,7 @@ static int replica(struct ctx *c, yaml_node_t *v, const char *path, struct dalio
 	strcpy(r->addr, s);
 	r->port = (uint16_t)port;
 	r->line = (int)v->start_mark.line + 1;
+	r->col = (int)v->start_mark.column + 1;
 	return 0;
 }
 
@@ -656,7 +694,7 @@ static int top_field(struct ctx *c, int idx, yaml_node_t *v, const char *path, v
 {
 	(void)arg;
 	if (idx == TOP_LB)
-		return walk_mapping(c, v, path, lb_fields, 1u << LB_INTERFACE, lb_field, NULL);
+		return lb_section(c, v, path);
 	return shards(c, v, path);
 }
 

@@ -17,12 +17,15 @@
 #define DALIO_CFG_DEFAULT_METRICS_PORT 9464
 
 enum dalio_xdp_mode { DALIO_XDP_NATIVE = 0, DALIO_XDP_SKB = 1 };
+/* lb.fanout: how a write reaches every replica (values of lb_types.h's DALIO_FANOUT_*). */
+enum dalio_fanout_mode { DALIO_CFG_FANOUT_TC = 0, DALIO_CFG_FANOUT_DEVMAP = 1 };
 
 struct dalio_replica_def {
 	char addr[64]; /* as written, "IP:PORT" */
 	uint32_t ip;   /* network order */
 	uint16_t port; /* host order */
 	int line;      /* 1-based line in the file */
+	int col;       /* and column */
 };
 
 struct dalio_shard_def {
@@ -44,8 +47,9 @@ struct dalio_config {
 	unsigned heartbeat_ms;	      /* lb.heartbeat_ms: PING period, default 50 */
 	unsigned suspect_after;	      /* lb.suspect_after: silent intervals to suspect, default 3 */
 	unsigned fail_after;	      /* lb.fail_after: silent intervals to fail, default 6 */
-	uint32_t metrics_ip;	      /* lb.metrics address (network order), default 127.0.0.1 */
-	uint16_t metrics_port;	      /* lb.metrics port (host order), default 9464; 0 = off */
+	enum dalio_fanout_mode fanout; /* lb.fanout: tc|devmap, default tc */
+	uint32_t metrics_ip;	       /* lb.metrics address (network order), default 127.0.0.1 */
+	uint16_t metrics_port;	       /* lb.metrics port (host order), default 9464; 0 = off */
 	unsigned n_shards;
 	struct dalio_shard_def shards[DALIO_MAX_SHARDS];
 };

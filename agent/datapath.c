@@ -9,9 +9,9 @@
  * Restart (even after SIGKILL): XDP and tc stay attached and keep serving
  * with their maps. A new agent takes the maps of the dalio_lb program it
  * finds attached (re-pinning them if the pins are gone or stale), loads its
- * own programs on them, and swaps them in atomically (tc filter replace,
- * XDP_FLAGS_REPLACE of the old program), so no packet is handled without a
- * program. docs/operations.md.
+ * own programs on them, and swaps them in atomically on every interface (tc
+ * filter replace, XDP_FLAGS_REPLACE of the old program), so no packet is
+ * handled without a program. docs/operations.md.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -32,27 +33,40 @@
 
 #include "datapath.h"
 #include "log.h"
+#include "route.h"
 #include "dalio_lb.skel.h"
 #include "dalio_fanout.skel.h"
 
 #define TC_HANDLE   0xda11
 #define TC_PRIORITY 1
 
-struct datapath {
-	char pin_dir[256];
-	char ifname[IF_NAMESIZE];
+/* One interface the data path is attached to. */
+struct dp_iface {
+	char name[IF_NAMESIZE];
 	int ifindex;
-	enum xdp_attach_mode mode;
-	struct dalio_lb *lb;
-	struct dalio_fanout *fanout;
+	int has_replica; /* some replica is reached through it (a tx_ports entry in devmap mode) */
 	struct xdp_program *xdp;
 	int xdp_attached;
 	int tc_attached;
 	int tc_hook_created;
 	unsigned payload_slots;
-	int adopted;	  /* found a running data path or pinned maps */
-	__u32 old_xdp_id; /* the running dalio_lb, replaced on attach */
-	int old_xdp_legacy;
+	__u32 old_xdp_id;   /* a running dalio_lb found here, replaced on attach */
+	int old_xdp_legacy; /* ... attached alone (not in libxdp's dispatcher) */
+};
+
+struct datapath {
+	char pin_dir[256];
+	enum xdp_attach_mode mode;
+	int fanout; /* DALIO_FANOUT_* */
+	struct dalio_lb *lb;
+	struct dalio_fanout *fanout_skel;
+	unsigned payload_slots;
+	/* ifaces[0] is lb.interface (clients); then every other interface a
+	 * replica's route leaves by (a multi-homed LB). */
+	unsigned n_ifaces;
+	struct dp_iface ifaces[DALIO_MAX_IFACES];
+	int adopted;	       /* found a running data path or pinned maps */
+	__u32 replaced_xdp_id; /* the running dalio_lb on lb.interface */
 };
 
 unsigned datapath_payload_slots(const struct dalio_config *cfg)
@@ -66,8 +80,8 @@ unsigned datapath_payload_slots(const struct dalio_config *cfg)
 }
 
 static const char *const pinned_maps[] = {
-	"vip_map",   "replica_map", "shard_state", "pending_ring", "dirty_map",
-	"stats_map", "rr_map",	    "client_map",  "payload_ring", "agent_state",
+	"vip_map", "replica_map", "shard_state",  "pending_ring", "dirty_map", "stats_map",
+	"rr_map",  "client_map",  "payload_ring", "lb_cfg",	  "tx_ports",  "agent_state",
 };
 
 #define XDP_PROG_NAME "dalio_lb"
@@ -115,13 +129,82 @@ static int ensure_bpffs(const char *pin_path, char *err, size_t errlen)
 	}
 }
 
-/*
- * Finds a dalio_lb program attached to the interface (a previous agent's).
- * Another XDP program there is an error, so is dalio_lb in another mode.
- */
-static int find_running(struct datapath *dp, char *err, size_t errlen)
+/* The entry of ifaces for ifindex, added (as name) if new; NULL when full. */
+static struct dp_iface *iface_get(struct datapath *dp, int ifindex, const char *name)
 {
-	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(dp->ifindex);
+	for (unsigned i = 0; i < dp->n_ifaces; i++)
+		if (dp->ifaces[i].ifindex == ifindex)
+			return &dp->ifaces[i];
+	if (dp->n_ifaces == DALIO_MAX_IFACES)
+		return NULL;
+	snprintf(dp->ifaces[dp->n_ifaces].name, IF_NAMESIZE, "%s", name);
+	dp->ifaces[dp->n_ifaces].ifindex = ifindex;
+	return &dp->ifaces[dp->n_ifaces++];
+}
+
+/*
+ * Finds the interface each configured replica is reached through (the route
+ * the kernel would use), so the data path is attached wherever acks and read
+ * replies arrive. In devmap mode a broadcast gives one copy per interface, so
+ * two replicas of one shard behind the same interface are refused.
+ */
+static int collect_ifaces(struct datapath *dp, const struct dalio_config *cfg, char *err,
+			  size_t errlen)
+{
+	for (unsigned si = 0; si < cfg->n_shards; si++) {
+		const struct dalio_shard_def *s = &cfg->shards[si];
+		int ifindex[DALIO_MAX_REPLICAS] = {0};
+
+		for (unsigned i = 0; i < s->n_replicas; i++) {
+			const struct dalio_replica_def *r = &s->replicas[i];
+			struct route_hop hop;
+			struct dp_iface *ifc;
+			char why[256];
+
+			if (route_lookup(r->ip, &hop, why, sizeof(why))) {
+				/* not fatal: the replica is left out like one that
+				 * does not answer (shard_plan says so) */
+				log_warn("%s:%d:%d: shards[%u].replicas[%u]: %s", cfg->path,
+					 r->line, r->col, si, i, why);
+				continue;
+			}
+			for (unsigned j = 0; j < i; j++) {
+				if (cfg->fanout != DALIO_CFG_FANOUT_DEVMAP ||
+				    ifindex[j] != hop.ifindex)
+					continue;
+				set_err(err, errlen,
+					"%s:%d:%d: shards[%u].replicas[%u]: %s is reached through "
+					"%s "
+					"like shards[%u].replicas[%u] (%s): devmap fan-out sends "
+					"one "
+					"copy per interface, so each replica of a shard needs its "
+					"own "
+					"interface (or use lb.fanout: tc)",
+					cfg->path, r->line, r->col, si, i, r->addr, hop.ifname, si,
+					j, s->replicas[j].addr);
+				return -1;
+			}
+			ifindex[i] = hop.ifindex;
+			ifc = iface_get(dp, hop.ifindex, hop.ifname);
+			if (!ifc) {
+				set_err(err, errlen,
+					"replicas are reached through more than %d interfaces",
+					DALIO_MAX_IFACES);
+				return -1;
+			}
+			ifc->has_replica = 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Finds a dalio_lb program attached to ifc (a previous agent's). Another XDP
+ * program there is an error, so is dalio_lb in the other XDP mode.
+ */
+static int find_running(struct datapath *dp, struct dp_iface *ifc, char *err, size_t errlen)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifc->ifindex);
 	struct xdp_program *p = NULL;
 	enum xdp_attach_mode mode;
 	int rc = 0;
@@ -129,8 +212,8 @@ static int find_running(struct datapath *dp, char *err, size_t errlen)
 	if (libxdp_get_error(mp) || !mp)
 		return 0; /* nothing attached */
 	mode = xdp_multiprog__attach_mode(mp);
-	dp->old_xdp_legacy = xdp_multiprog__is_legacy(mp);
-	if (dp->old_xdp_legacy) {
+	ifc->old_xdp_legacy = xdp_multiprog__is_legacy(mp);
+	if (ifc->old_xdp_legacy) {
 		p = xdp_multiprog__main_prog(mp);
 	} else {
 		while ((p = xdp_multiprog__next_prog(p, mp)))
@@ -140,27 +223,34 @@ static int find_running(struct datapath *dp, char *err, size_t errlen)
 	if (!p || strcmp(xdp_program__name(p), XDP_PROG_NAME) != 0) {
 		set_err(err, errlen,
 			"%s already runs another XDP program (%s, id %u): refusing to replace it",
-			dp->ifname, p ? xdp_program__name(p) : "dispatcher",
+			ifc->name, p ? xdp_program__name(p) : "dispatcher",
 			p ? xdp_program__id(p) : 0);
 		rc = -1;
 	} else if (mode != dp->mode) {
 		set_err(err, errlen,
 			"%s runs dalio_lb in %s mode but the configuration says %s: stop the "
 			"running data path first (SIGTERM to the agent, or ip link set %s xdp off)",
-			dp->ifname, mode == XDP_MODE_SKB ? "skb" : "native",
-			dp->mode == XDP_MODE_SKB ? "skb" : "native", dp->ifname);
+			ifc->name, mode == XDP_MODE_SKB ? "skb" : "native",
+			dp->mode == XDP_MODE_SKB ? "skb" : "native", ifc->name);
 		rc = -1;
 	} else {
-		dp->old_xdp_id = xdp_program__id(p);
+		ifc->old_xdp_id = xdp_program__id(p);
 	}
 	xdp_multiprog__close(mp);
 	return rc;
 }
 
-/* Map `name` of both objects (NULL if the object has none). */
-static struct bpf_map *obj_map(struct bpf_object *obj, const char *name)
+/* Id of the tc fan-out program on ifc's ingress (0: none). */
+static __u32 running_tc_id(const struct dp_iface *ifc)
 {
-	return bpf_object__find_map_by_name(obj, name);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+	int rc;
+
+	libbpf_quiet = 1;
+	rc = bpf_tc_query(&hook, &tc);
+	libbpf_quiet = 0;
+	return rc ? 0 : tc.prog_id;
 }
 
 /*
@@ -175,7 +265,7 @@ static int adopt_running_maps(struct datapath *dp, __u32 id, char *err, size_t e
 	int pfd = bpf_prog_get_fd_by_id(id), rc = -1;
 
 	if (pfd < 0) {
-		set_err(err, errlen, "cannot open the running XDP program (id %u): %s", id,
+		set_err(err, errlen, "cannot open the running program (id %u): %s", id,
 			strerror(errno));
 		return -1;
 	}
@@ -183,8 +273,7 @@ static int adopt_running_maps(struct datapath *dp, __u32 id, char *err, size_t e
 	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
 	info.map_ids = (__u64)(unsigned long)ids;
 	if (bpf_obj_get_info_by_fd(pfd, &info, &len)) {
-		set_err(err, errlen, "cannot read the running XDP program's maps: %s",
-			strerror(errno));
+		set_err(err, errlen, "cannot read the running program's maps: %s", strerror(errno));
 		goto out;
 	}
 	n = info.nr_map_ids < sizeof(ids) / sizeof(ids[0]) ? info.nr_map_ids
@@ -200,8 +289,16 @@ static int adopt_running_maps(struct datapath *dp, __u32 id, char *err, size_t e
 		if (mfd < 0)
 			continue;
 		memset(&mi, 0, sizeof(mi));
-		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) ||
-		    !(lm = obj_map(dp->lb->obj, mi.name))) {
+		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen)) {
+			close(mfd);
+			continue;
+		}
+		lm = bpf_object__find_map_by_name(dp->lb->obj, mi.name);
+		fm = bpf_object__find_map_by_name(dp->fanout_skel->obj, mi.name);
+		if (!lm)
+			lm = fm;
+		/* Only pinned maps are shared state (not .rodata and the like). */
+		if (!lm || !bpf_map__pin_path(lm)) {
 			close(mfd);
 			continue;
 		}
@@ -215,11 +312,9 @@ static int adopt_running_maps(struct datapath *dp, __u32 id, char *err, size_t e
 		    (!is_payload && bpf_map__max_entries(lm) != mi.max_entries)) {
 			set_err(err, errlen,
 				"the running data path's map %s has another layout than this "
-				"agent's "
-				"(type %u, key %u, value %u bytes, %u entries; expected %u, %u, "
-				"%u, "
-				"%u): an upgrade across map layouts needs a stop (SIGTERM) and a "
-				"fresh start",
+				"agent's (type %u, key %u, value %u bytes, %u entries; expected "
+				"%u, %u, %u, %u): an upgrade across map layouts needs a stop "
+				"(SIGTERM) and a fresh start",
 				mi.name, mi.type, mi.key_size, mi.value_size, mi.max_entries,
 				bpf_map__type(lm), bpf_map__key_size(lm), bpf_map__value_size(lm),
 				bpf_map__max_entries(lm));
@@ -234,15 +329,15 @@ static int adopt_running_maps(struct datapath *dp, __u32 id, char *err, size_t e
 
 			memset(&pi, 0, sizeof(pi));
 			if (bpf_obj_get_info_by_fd(pin, &pi, &plen) == 0 && pi.id != mi.id) {
-				log_warn("%s is not the running program's map: re-pinning the live "
-					 "one",
+				log_warn("%s is not the running program's map: re-pinning the "
+					 "live one",
 					 path);
 				unlink(path);
 			}
 			close(pin);
 		}
-		fm = obj_map(dp->fanout->obj, mi.name);
-		if (bpf_map__reuse_fd(lm, mfd) || (fm && bpf_map__reuse_fd(fm, mfd))) {
+		lm = bpf_object__find_map_by_name(dp->lb->obj, mi.name);
+		if ((lm && bpf_map__reuse_fd(lm, mfd)) || (fm && bpf_map__reuse_fd(fm, mfd))) {
 			set_err(err, errlen, "cannot re-adopt map %s: %s", mi.name,
 				strerror(errno));
 			close(mfd);
@@ -259,36 +354,43 @@ out:
 struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t errlen)
 {
 	struct datapath *dp = calloc(1, sizeof(*dp));
-	int rc;
+	int rc, ifindex;
 
 	if (!dp) {
 		set_err(err, errlen, "out of memory");
 		return NULL;
 	}
-	snprintf(dp->ifname, sizeof(dp->ifname), "%s", cfg->interface);
-	dp->ifindex = (int)if_nametoindex(cfg->interface);
-	if (!dp->ifindex) {
+	ifindex = (int)if_nametoindex(cfg->interface);
+	if (!ifindex) {
 		set_err(err, errlen, "%s: lb.interface: no interface named '%s' here", cfg->path,
 			cfg->interface);
 		goto fail;
 	}
+	iface_get(dp, ifindex, cfg->interface);
 	dp->mode = cfg->xdp_mode == DALIO_XDP_SKB ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+	dp->fanout = cfg->fanout == DALIO_CFG_FANOUT_DEVMAP ? DALIO_FANOUT_DEVMAP : DALIO_FANOUT_TC;
+	if (collect_ifaces(dp, cfg, err, errlen))
+		goto fail;
 	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s/%s", cfg->pin_path, cfg->interface);
 	if (ensure_bpffs(dp->pin_dir, err, errlen))
 		goto fail;
-	if (find_running(dp, err, errlen))
-		goto fail;
+	for (unsigned i = 0; i < dp->n_ifaces; i++)
+		if (find_running(dp, &dp->ifaces[i], err, errlen))
+			goto fail;
 	{
 		char path[512];
 
 		snprintf(path, sizeof(path), "%s/shard_state", dp->pin_dir);
-		dp->adopted = dp->old_xdp_id || access(path, F_OK) == 0;
+		dp->replaced_xdp_id = dp->ifaces[0].old_xdp_id;
+		dp->adopted = access(path, F_OK) == 0;
+		for (unsigned i = 0; i < dp->n_ifaces; i++)
+			dp->adopted |= dp->ifaces[i].old_xdp_id != 0;
 	}
 
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = dp->pin_dir);
 	dp->lb = dalio_lb__open_opts(&opts);
-	dp->fanout = dalio_fanout__open_opts(&opts);
-	if (!dp->lb || !dp->fanout) {
+	dp->fanout_skel = dalio_fanout__open_opts(&opts);
+	if (!dp->lb || !dp->fanout_skel) {
 		set_err(err, errlen, "cannot open the BPF objects: %s", strerror(errno));
 		goto fail;
 	}
@@ -296,15 +398,22 @@ struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t
 	 * slot); both objects declare the shared map, so both must agree. */
 	dp->payload_slots = datapath_payload_slots(cfg);
 	if (bpf_map__set_max_entries(dp->lb->maps.payload_ring, dp->payload_slots) ||
-	    bpf_map__set_max_entries(dp->fanout->maps.payload_ring, dp->payload_slots)) {
+	    bpf_map__set_max_entries(dp->fanout_skel->maps.payload_ring, dp->payload_slots)) {
 		set_err(err, errlen, "cannot size the payload ring: %s", strerror(errno));
 		goto fail;
 	}
-	if (dp->old_xdp_id && adopt_running_maps(dp, dp->old_xdp_id, err, errlen))
-		goto fail;
+	/* A running data path: its programs' maps are the live state. */
+	for (unsigned i = 0; i < dp->n_ifaces; i++) {
+		struct dp_iface *ifc = &dp->ifaces[i];
+		__u32 tc_id = running_tc_id(ifc);
+
+		if ((ifc->old_xdp_id && adopt_running_maps(dp, ifc->old_xdp_id, err, errlen)) ||
+		    (tc_id && adopt_running_maps(dp, tc_id, err, errlen)))
+			goto fail;
+	}
 	rc = dalio_lb__load(dp->lb);
 	if (!rc)
-		rc = dalio_fanout__load(dp->fanout);
+		rc = dalio_fanout__load(dp->fanout_skel);
 	if (rc) {
 		set_err(err, errlen,
 			"cannot load the BPF programs (%s). If %s holds maps from an older "
@@ -318,11 +427,11 @@ fail:
 	return NULL;
 }
 
-int datapath_attach(struct datapath *dp, char *err, size_t errlen)
+static int attach_tc(struct datapath *dp, struct dp_iface *ifc, char *err, size_t errlen)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = dp->ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex, .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = TC_HANDLE, .priority = TC_PRIORITY,
-		    .prog_fd = bpf_program__fd(dp->fanout->progs.dalio_fanout),
+		    .prog_fd = bpf_program__fd(dp->fanout_skel->progs.dalio_fanout),
 		    .flags = BPF_TC_F_REPLACE);
 	int rc;
 
@@ -330,73 +439,155 @@ int datapath_attach(struct datapath *dp, char *err, size_t errlen)
 	rc = bpf_tc_hook_create(&hook);
 	libbpf_quiet = 0;
 	if (rc && rc != -EEXIST) {
-		set_err(err, errlen, "cannot create clsact on %s: %s", dp->ifname, strerror(-rc));
+		set_err(err, errlen, "cannot create clsact on %s: %s", ifc->name, strerror(-rc));
 		return -1;
 	}
-	dp->tc_hook_created = rc == 0;
+	ifc->tc_hook_created = rc == 0;
 	rc = bpf_tc_attach(&hook, &tc);
 	if (rc) {
-		set_err(err, errlen, "cannot attach tc fan-out on %s: %s", dp->ifname,
+		set_err(err, errlen, "cannot attach tc fan-out on %s: %s", ifc->name,
 			strerror(-rc));
 		return -1;
 	}
-	dp->tc_attached = 1;
+	ifc->tc_attached = 1;
+	return 0;
+}
 
-	if (dp->old_xdp_id && !dp->old_xdp_legacy) {
+static int attach_xdp(struct datapath *dp, struct dp_iface *ifc, char *err, size_t errlen)
+{
+	int rc;
+
+	if (ifc->old_xdp_id && !ifc->old_xdp_legacy) {
 		/* Inside libxdp's dispatcher: there is no atomic swap of one
 		 * component, so keep the running program (same maps). */
-		dp->xdp = xdp_program__from_id(dp->old_xdp_id);
-		rc = libxdp_get_error(dp->xdp);
+		ifc->xdp = xdp_program__from_id(ifc->old_xdp_id);
+		rc = libxdp_get_error(ifc->xdp);
 		if (rc) {
-			dp->xdp = NULL;
+			ifc->xdp = NULL;
 			set_err(err, errlen, "libxdp cannot open the running XDP program: %s",
 				strerror(-rc));
 			return -1;
 		}
-		dp->xdp_attached = 1;
+		ifc->xdp_attached = 1;
 		return 0;
 	}
-	dp->xdp = xdp_program__from_fd(bpf_program__fd(dp->lb->progs.dalio_lb));
-	rc = libxdp_get_error(dp->xdp);
+	ifc->xdp = xdp_program__from_fd(bpf_program__fd(dp->lb->progs.dalio_lb));
+	rc = libxdp_get_error(ifc->xdp);
 	if (rc) {
-		dp->xdp = NULL;
+		ifc->xdp = NULL;
 		set_err(err, errlen, "libxdp cannot wrap the XDP program: %s", strerror(-rc));
 		return -1;
 	}
-	if (dp->old_xdp_id) {
+	if (ifc->old_xdp_id) {
 		/* libxdp has no replace for a single program: swap it atomically
 		 * with the kernel's XDP_FLAGS_REPLACE, which fails if the running
 		 * program is no longer the one found at load. */
-		int old_fd = bpf_prog_get_fd_by_id(dp->old_xdp_id);
+		int old_fd = bpf_prog_get_fd_by_id(ifc->old_xdp_id);
 		LIBBPF_OPTS(bpf_xdp_attach_opts, xo, .old_prog_fd = old_fd);
 		__u32 flags = XDP_FLAGS_REPLACE |
 			      (dp->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
 
-		rc = old_fd < 0 ? -errno
-				: bpf_xdp_attach(dp->ifindex, xdp_program__fd(dp->xdp), flags, &xo);
+		rc = old_fd < 0
+			     ? -errno
+			     : bpf_xdp_attach(ifc->ifindex, xdp_program__fd(ifc->xdp), flags, &xo);
 		if (old_fd >= 0)
 			close(old_fd);
 		if (rc) {
 			set_err(err, errlen,
 				"cannot replace the running XDP program (id %u) on %s: %s",
-				dp->old_xdp_id, dp->ifname, strerror(-rc));
+				ifc->old_xdp_id, ifc->name, strerror(-rc));
 			return -1;
 		}
-		dp->xdp_attached = 1;
+		ifc->xdp_attached = 1;
 		return 0;
 	}
 	libbpf_quiet = 1;
-	rc = xdp_program__attach(dp->xdp, dp->ifindex, dp->mode, 0);
+	rc = xdp_program__attach(ifc->xdp, ifc->ifindex, dp->mode, 0);
 	libbpf_quiet = 0;
 	if (rc) {
 		char buf[128];
 
 		libxdp_strerror(rc, buf, sizeof(buf));
 		set_err(err, errlen, "cannot attach XDP (%s mode) on %s: %s",
-			dp->mode == XDP_MODE_SKB ? "skb" : "native", dp->ifname, buf);
+			dp->mode == XDP_MODE_SKB ? "skb" : "native", ifc->name, buf);
 		return -1;
 	}
-	dp->xdp_attached = 1;
+	ifc->xdp_attached = 1;
+	return 0;
+}
+
+/* lb_cfg, and in devmap mode one tx_ports entry (with the egress program) per
+ * interface that has a replica behind it. */
+static int program_forwarding(struct datapath *dp, char *err, size_t errlen)
+{
+	struct dalio_lb_cfg lc = {.fanout = (uint32_t)dp->fanout,
+				  .client_ifindex = (uint32_t)dp->ifaces[0].ifindex};
+	int egress = bpf_program__fd(dp->lb->progs.dalio_devmap_egress);
+	struct ifreq ifr;
+	uint32_t key = 0;
+	int fd;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dp->ifaces[0].name);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || ioctl(fd, SIOCGIFHWADDR, &ifr)) {
+		set_err(err, errlen, "no MAC address on %s: %s", dp->ifaces[0].name,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	memcpy(lc.client_mac, ifr.ifr_hwaddr.sa_data, sizeof(lc.client_mac));
+	for (unsigned i = 0; i < dp->n_ifaces; i++) {
+		struct bpf_devmap_val v = {.ifindex = (uint32_t)dp->ifaces[i].ifindex,
+					   .bpf_prog.fd = egress};
+		uint32_t k = v.ifindex;
+		int rc = 0;
+
+		if (dp->fanout == DALIO_FANOUT_DEVMAP && dp->ifaces[i].has_replica)
+			rc = bpf_map_update_elem(bpf_map__fd(dp->lb->maps.tx_ports), &k, &v, 0);
+		else
+			bpf_map_delete_elem(bpf_map__fd(dp->lb->maps.tx_ports), &k);
+		if (rc) {
+			set_err(err, errlen, "cannot add %s to the devmap: %s", dp->ifaces[i].name,
+				strerror(errno));
+			return -1;
+		}
+	}
+	if (bpf_map_update_elem(bpf_map__fd(dp->lb->maps.lb_cfg), &key, &lc, 0)) {
+		set_err(err, errlen, "cannot update lb_cfg: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int datapath_attach(struct datapath *dp, char *err, size_t errlen)
+{
+	if (program_forwarding(dp, err, errlen))
+		return -1;
+	/* Replica-facing interfaces first, lb.interface (where requests come
+	 * in) last: each interface gets tc (tc mode) before XDP. */
+	for (unsigned n = dp->n_ifaces; n-- > 0;) {
+		struct dp_iface *ifc = &dp->ifaces[n];
+
+		if (dp->fanout == DALIO_FANOUT_TC && attach_tc(dp, ifc, err, errlen))
+			return -1;
+		if (attach_xdp(dp, ifc, err, errlen))
+			return -1;
+	}
+	if (dp->n_ifaces > 1) {
+		char list[DALIO_MAX_IFACES * (IF_NAMESIZE + 1)];
+		size_t o = 0;
+
+		for (unsigned i = 1; i < dp->n_ifaces && o < sizeof(list); i++)
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i > 1 ? " " : "",
+					      dp->ifaces[i].name);
+		log_info("multi-homed: replicas reached through %s; %s fan-out", list,
+			 dp->fanout == DALIO_FANOUT_DEVMAP ? "devmap" : "tc");
+	} else if (dp->fanout == DALIO_FANOUT_DEVMAP) {
+		log_info("devmap fan-out through %s", dp->ifaces[0].name);
+	}
 	return 0;
 }
 
@@ -419,37 +610,44 @@ int datapath_adopted(const struct datapath *dp)
 
 unsigned datapath_replaced_xdp_id(const struct datapath *dp)
 {
-	return dp ? dp->old_xdp_id : 0;
+	return dp ? dp->replaced_xdp_id : 0;
 }
 
 void datapath_release(struct datapath *dp)
 {
 	if (!dp)
 		return;
-	dp->xdp_attached = 0;
-	dp->tc_attached = 0;
+	for (unsigned i = 0; i < dp->n_ifaces; i++)
+		dp->ifaces[i].xdp_attached = dp->ifaces[i].tc_attached = 0;
 	datapath_destroy(dp, 0);
+}
+
+static void detach_iface(struct datapath *dp, struct dp_iface *ifc)
+{
+	if (ifc->xdp_attached)
+		xdp_program__detach(ifc->xdp, ifc->ifindex, dp->mode, 0);
+	if (ifc->xdp)
+		xdp_program__close(ifc->xdp);
+	if (ifc->tc_attached) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, tc, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+
+		bpf_tc_detach(&hook, &tc);
+		if (ifc->tc_hook_created) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			bpf_tc_hook_destroy(&hook);
+		}
+	}
 }
 
 void datapath_destroy(struct datapath *dp, int unpin)
 {
 	if (!dp)
 		return;
-	if (dp->xdp_attached)
-		xdp_program__detach(dp->xdp, dp->ifindex, dp->mode, 0);
-	if (dp->xdp)
-		xdp_program__close(dp->xdp);
-	if (dp->tc_attached) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = dp->ifindex,
-			    .attach_point = BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, tc, .handle = TC_HANDLE, .priority = TC_PRIORITY);
-
-		bpf_tc_detach(&hook, &tc);
-		if (dp->tc_hook_created) {
-			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-			bpf_tc_hook_destroy(&hook);
-		}
-	}
+	/* lb.interface first: no new requests, then the replica-facing ones */
+	for (unsigned i = 0; i < dp->n_ifaces; i++)
+		detach_iface(dp, &dp->ifaces[i]);
 	if (unpin && dp->pin_dir[0]) {
 		char path[512];
 
@@ -459,7 +657,7 @@ void datapath_destroy(struct datapath *dp, int unpin)
 		}
 		rmdir(dp->pin_dir);
 	}
-	dalio_fanout__destroy(dp->fanout);
+	dalio_fanout__destroy(dp->fanout_skel);
 	dalio_lb__destroy(dp->lb);
 	free(dp);
 }

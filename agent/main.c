@@ -32,6 +32,7 @@
 #include "probe.h"
 #include "reload.h"
 #include "retransmit.h"
+#include "route.h"
 #include "shardmap.h"
 
 #define DEFAULT_WAIT_S 10
@@ -139,9 +140,8 @@ int agent_bring_up_shard(const struct dalio_config *cfg, const struct dalio_shar
 					 s->id, s->replicas[i].addr, epoch);
 	}
 	for (unsigned i = 0; i < s->n_replicas; i++)
-		probes[i].have_mac =
-			probes[i].answered &&
-			neigh_lookup(s->replicas[i].ip, cfg->interface, probes[i].mac) == 0;
+		if (probes[i].answered)
+			route_resolve_replica(cfg, s, i, &probes[i]);
 	n = adopted ? adopt_plan(s, probes, &ad, &plan) : shard_plan(s, probes, epoch, &plan);
 	if (shard_install(maps, s, probes, &plan, err, sizeof(err))) {
 		log_error("%s", err);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "membership.h"
 #include "probe.h"
+#include "route.h"
 
 /* Agent-private per-replica bookkeeping (what others may read is in
  * struct replica_rt). */
@@ -160,12 +161,17 @@ static int refresh_replica(struct agent *a, unsigned si, unsigned r)
 {
 	const struct dalio_shard_def *s = &a->cfg.shards[si];
 	uint32_t idx = s->id * DALIO_MAX_REPLICAS + r;
+	struct replica_probe hop = {0};
 	struct dalio_replica rep;
 
 	if (bpf_map_lookup_elem(a->maps.replica_map, &idx, &rep))
 		return -1;
-	if (neigh_lookup(s->replicas[r].ip, a->cfg.interface, rep.mac))
+	route_resolve_replica(&a->cfg, s, r, &hop); /* its interface and next hop */
+	if (!hop.have_mac)
 		return rep.valid ? 0 : -1;
+	memcpy(rep.mac, hop.mac, sizeof(rep.mac));
+	rep.ifindex = (uint32_t)hop.ifindex;
+	memcpy(rep.src_mac, hop.src_mac, sizeof(rep.src_mac));
 	rep.ip = s->replicas[r].ip;
 	rep.port = htons(s->replicas[r].port);
 	rep.valid = 1;

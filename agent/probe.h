@@ -16,7 +16,9 @@ struct replica_probe {
 	uint32_t epoch;
 	uint64_t applied;
 	int have_mac;
-	uint8_t mac[6];
+	uint8_t mac[6]; /* next hop's MAC */
+	int ifindex;	/* interface the route to the replica leaves by (route.h) */
+	uint8_t src_mac[6];
 };
 
 /*

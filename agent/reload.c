@@ -145,9 +145,10 @@ void agent_reload(struct agent *a)
 	}
 	log_info("SIGHUP: re-reading %s", a->config_path);
 	if (strcmp(nc.interface, a->cfg.interface) || nc.xdp_mode != a->cfg.xdp_mode ||
-	    strcmp(nc.pin_path, a->cfg.pin_path) || nc.heartbeat_ms != a->cfg.heartbeat_ms)
-		log_warn("SIGHUP: lb.interface, lb.xdp_mode, lb.pin_path and lb.heartbeat_ms "
-			 "change only when the agent restarts");
+	    strcmp(nc.pin_path, a->cfg.pin_path) || nc.heartbeat_ms != a->cfg.heartbeat_ms ||
+	    nc.fanout != a->cfg.fanout)
+		log_warn("SIGHUP: lb.interface, lb.xdp_mode, lb.pin_path, lb.heartbeat_ms and "
+			 "lb.fanout change only when the agent restarts");
 	a->cfg.suspect_after = nc.suspect_after;
 	a->cfg.fail_after = nc.fail_after;
 

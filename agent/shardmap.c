@@ -70,6 +70,8 @@ int shard_install(const struct datapath_maps *m, const struct dalio_shard_def *s
 			r.ip = s->replicas[i].ip;
 			r.port = htons(s->replicas[i].port);
 			memcpy(r.mac, probes[i].mac, sizeof(r.mac));
+			r.ifindex = (uint32_t)probes[i].ifindex;
+			memcpy(r.src_mac, probes[i].src_mac, sizeof(r.src_mac));
 			r.valid = probes[i].answered && probes[i].have_mac;
 		}
 		if (bpf_map_update_elem(m->replica_map, &idx, &r, BPF_ANY))

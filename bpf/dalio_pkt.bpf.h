@@ -33,6 +33,7 @@ struct dalio_pkt {
 	struct udphdr *udp;
 	struct dalio_hdr *dh;
 	__u32 payload_len; /* UDP payload bytes: header + key + body */
+	__u32 ifindex;	   /* XDP: the interface the frame came in on */
 };
 
 /*

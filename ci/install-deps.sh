@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Dalio needs to build, test and run its demo on Debian 12:
-# compilers, libbpf/libxdp/bpftool, libyaml, hiredis, cmocka, redis, iproute2.
+# compilers, libbpf/libxdp/bpftool, libyaml, libmnl, hiredis, cmocka, redis, iproute2.
 # Installs only what is missing, so it is cheap to run every time.
 set -euo pipefail
 
 PKGS=(clang llvm make gcc pkg-config libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
-	libyaml-dev libhiredis-dev libcmocka-dev redis-server redis-tools iproute2 ethtool
+	libyaml-dev libmnl-dev libhiredis-dev libcmocka-dev redis-server redis-tools iproute2 ethtool
 	iputils-ping clang-format python3)
 
 missing=()

@@ -76,6 +76,98 @@ topo_up() {
 	topo_log "namespaces up: ${TOPO_NS[*]}"
 }
 
+# ---- multi-homed variant (devmap fan-out) ----
+#
+#   <P>-cl eth0 10.77.0.2 ------ lb0 10.77.0.10   <P>-lb   (VIPs .100, .101 on lb0)
+#   <P>-r1 eth0 10.78.1.2 ------ lb1 10.78.1.1
+#   <P>-r2 eth0 10.78.2.2 ------ lb2 10.78.2.1
+#   <P>-r3 eth0 10.78.3.2 ------ lb3 10.78.3.1
+#
+# No bridge: each host sits on its own link to the LB, each replica on its own
+# /24 with the LB as its default route (to reach the VIPs). The hosts' ends run
+# xdp_pass, because XDP_TX and XDP redirects into a veth only deliver when the
+# peer runs XDP too. Same replica processes as topo_up (topo_start_replicas).
+TOPO_MH_SUBNET=10.78
+
+# _topo_link HOST LBIF HOSTADDR LBADDR: namespace HOST with eth0 peered with LBIF in the LB.
+_topo_link() {
+	local name=$1 lbif=$2 haddr=$3 laddr=$4 ns lbns
+	ns=$(topo_ns "$name")
+	lbns=$(topo_ns lb)
+	ip netns add "$ns" && TOPO_NS+=("$ns")
+	ip link add eth0 netns "$ns" type veth peer name "$lbif" netns "$lbns"
+	ip -n "$ns" link set lo up
+	ip -n "$ns" addr add "$haddr/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$lbns" addr add "$laddr/24" dev "$lbif"
+	ip -n "$lbns" link set "$lbif" up
+	# veth leaves partial UDP checksums with tx offload on; a real wire doesn't.
+	ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null
+	ip netns exec "$lbns" ethtool -K "$lbif" tx off >/dev/null
+	ip -n "$ns" link set dev eth0 xdp obj "$TOPO_BUILD/bpf/xdp_pass.bpf.o" sec xdp
+}
+
+topo_up_multihomed() {
+	local i=1 r vip
+	ip netns add "$(topo_ns lb)" && TOPO_NS+=("$(topo_ns lb)")
+	ip -n "$(topo_ns lb)" link set lo up
+	_topo_link cl lb0 "$TOPO_SUBNET.2" "$TOPO_SUBNET.10" || return 1
+	for r in "${TOPO_REPLICAS[@]}"; do
+		_topo_link "$r" "lb$i" "$TOPO_MH_SUBNET.$i.2" "$TOPO_MH_SUBNET.$i.1" || return 1
+		ip -n "$(topo_ns "$r")" route add default via "$TOPO_MH_SUBNET.$i.1"
+		i=$((i + 1))
+	done
+	for vip in "${TOPO_VIPS[@]}"; do
+		ip -n "$(topo_ns lb)" addr add "$vip/32" dev lb0
+	done
+	topo_log "multi-homed namespaces up: ${TOPO_NS[*]}"
+}
+
+# topo_mh_config FANOUT FILE: shards.yaml for the multi-homed topology with
+# lb.fanout FANOUT (tc or devmap).
+topo_mh_config() {
+	local fanout=$1 file=$2 s i reps
+	{
+		printf 'lb:\n  interface: lb0\n  xdp_mode: native\n  fanout: %s\nshards:\n' "$fanout"
+		for s in "${TOPO_SHARDS[@]}"; do
+			reps=()
+			for i in $(seq 1 ${#TOPO_REPLICAS[@]}); do
+				reps+=("$TOPO_MH_SUBNET.$i.2:$((7400 + s))")
+			done
+			printf '  - {id: %s, vip: %s, port: 7379, replicas: [%s]}\n' "$s" \
+				"${TOPO_VIPS[$s]}" "$(IFS=,; echo "${reps[*]}" | sed 's/,/, /g')"
+		done
+	} >"$file"
+}
+
+# topo_lb_stat SHARD NAME: the LB's counter DALIO_STAT_<NAME> of SHARD, summed
+# over CPUs, read from the agent's pinned stats_map (under this run's
+# TOPO_PIN). Index from include/dalio/lb_types.h's enum.
+topo_lb_stat() {
+	bpftool -j map dump pinned "$TOPO_PIN/lb0/stats_map" 2>/dev/null |
+		python3 -c '
+import json, re, sys
+shard, name, hdr = int(sys.argv[1]), sys.argv[2], open(sys.argv[3]).read()
+body = re.search(r"enum dalio_stat \{(.*?)\};", hdr, re.S).group(1)
+names = re.findall(r"^\s*DALIO_STAT_(\w+)", body, re.M)
+idx = names.index(name)
+for e in json.load(sys.stdin):
+    f = e["formatted"]
+    if f["key"] == shard:
+        print(sum(v["value"]["count"][idx] for v in f["values"]))
+' "$1" "$2" "$TOPO_ROOT/include/dalio/lb_types.h"
+}
+
+# topo_stop_agent: stops the agent (it detaches) and forgets its PID.
+topo_stop_agent() {
+	local i
+	topo_stop_pid "$TOPO_PID_agent"
+	for i in "${!TOPO_PIDS[@]}"; do
+		[ "${TOPO_PIDS[$i]}" == "$TOPO_PID_agent" ] && unset "TOPO_PIDS[$i]"
+	done
+	TOPO_PIDS=("${TOPO_PIDS[@]}")
+}
+
 # topo_bg NAME LOGFILE CMD...: starts CMD in the background and records its PID.
 topo_bg() {
 	local name=$1 log=$2

@@ -4,10 +4,10 @@
  * replica XDP named in the packet's metadata (XDP cannot clone).
  *
  * The copies are made iteratively on one skb: rewrite for replica i,
- * bpf_clone_redirect() it out of the same interface, rewrite for the next, and
- * bpf_redirect() the original to the last replica. No recursion, so the
- * kernel's transmit recursion limit never applies. Packets without Dalio
- * metadata pass untouched.
+ * bpf_clone_redirect() it out of the replica's interface (on a one-armed LB the
+ * one it came in on), rewrite for the next, and bpf_redirect() the original to
+ * the last replica. No recursion, so the kernel's transmit recursion limit
+ * never applies. Packets without Dalio metadata pass untouched.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -56,6 +56,7 @@ int dalio_fanout(struct __sk_buff *skb)
 	for (__u32 i = 0; i < DALIO_MAX_REPLICAS; i++) {
 		struct dalio_replica *rep;
 		struct pkt_snapshot old;
+		__u32 out = ifindex;
 
 		if (!(mask & (1u << i)))
 			continue;
@@ -66,15 +67,21 @@ int dalio_fanout(struct __sk_buff *skb)
 		if (reparse(skb, &p))
 			return TC_ACT_SHOT;
 		snapshot_take(&old, &p, 0);
-		__builtin_memcpy(p.eth->h_source, lb_mac, 6);
+		if (rep->ifindex && rep->ifindex != ifindex) {
+			/* multi-homed LB: out of the replica's own interface */
+			out = rep->ifindex;
+			__builtin_memcpy(p.eth->h_source, rep->src_mac, 6);
+		} else {
+			__builtin_memcpy(p.eth->h_source, lb_mac, 6);
+		}
 		__builtin_memcpy(p.eth->h_dest, rep->mac, 6);
 		p.ip->daddr = rep->ip;
 		p.udp->dest = rep->port;
 		csum_fix(&p, &old, 0);
 		stat_inc(st, DALIO_STAT_FANOUT_COPIES);
 		if (!mask)
-			return bpf_redirect(ifindex, 0);
-		bpf_clone_redirect(skb, ifindex, 0);
+			return bpf_redirect(out, 0);
+		bpf_clone_redirect(skb, out, 0);
 	}
 	return TC_ACT_SHOT;
 }

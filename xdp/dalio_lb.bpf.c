@@ -5,7 +5,9 @@
  * For packets to a configured VIP:port it
  *   - sequences writes (per-shard counter under the shard lock), records them
  *     in the pending ring, marks their key's dirty bucket, and hands them to tc
- *     (XDP cannot clone) with metadata naming the replicas to copy to;
+ *     (XDP cannot clone) with metadata naming the replicas to copy to, or, on a
+ *     multi-homed LB in devmap mode, broadcasts them through a devmap whose
+ *     egress program (dalio_devmap_egress) makes each interface's copy;
  *   - counts acks from configured replicas and turns exactly the ack that
  *     completes a write into the client's reply;
  *   - stamps reads and forwards them to one replica, and rewrites the replica's
@@ -18,6 +20,7 @@
 
 #include "dalio_pkt.bpf.h"
 #include "dalio_maps.bpf.h"
+#include "dalio_fwd.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -66,7 +69,7 @@ static __always_inline int to_client(struct dalio_pkt *p)
 	p->udp->dest = p->dh->origin_port;
 	p->dh->type = DALIO_T_REPLY;
 	csum_fix(p, &old, 1);
-	return XDP_TX;
+	return fwd_to_client(p);
 }
 
 /* Index of the configured replica the packet came from, or -1. */
@@ -161,8 +164,9 @@ static __always_inline void keep_payload(struct xdp_md *ctx, const struct dalio_
 
 /*
  * Rewrites the request into WRITE `seq` from the VIP and hands it to tc with
- * metadata naming the replicas (mask) that get a copy. A fresh write (keep)
- * is also kept in the payload ring.
+ * metadata naming the replicas (mask) that get a copy; in devmap mode it is
+ * broadcast with the mask in the frame instead (bpf/dalio_fwd.bpf.h). A fresh
+ * write (keep) is also kept in the payload ring.
  */
 static __always_inline int send_write(struct xdp_md *ctx, struct dalio_pkt *p,
 				      const struct dalio_shard_cfg *cfg, __u64 seq, __u32 mask,
@@ -189,6 +193,8 @@ static __always_inline int send_write(struct xdp_md *ctx, struct dalio_pkt *p,
 	csum_fix(p, &old, 1);
 	if (keep)
 		keep_payload(ctx, p, cfg->shard, seq);
+	if (fwd_fanout_devmap())
+		return fwd_write_devmap(p, mask);
 
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
 		return XDP_DROP;
@@ -237,7 +243,7 @@ static __always_inline int forward_to_replica(struct dalio_pkt *p,
 	p->udp->source = old.dport;
 	p->udp->dest = rep->port;
 	csum_fix(p, &old, 1);
-	return XDP_TX;
+	return fwd_to_replica(p, rep);
 }
 
 /* Next replica of mask in this CPU's round-robin order, or -1. */
@@ -540,6 +546,7 @@ int dalio_lb(struct xdp_md *ctx)
 
 	if (parse_udp(data, data_end, &p))
 		return XDP_PASS;
+	p.ifindex = ctx->ingress_ifindex;
 	vk.vip = p.ip->daddr;
 	vk.port = p.udp->dest;
 	cfg = bpf_map_lookup_elem(&vip_map, &vk);
@@ -575,4 +582,12 @@ int dalio_lb(struct xdp_md *ctx)
 		stat_inc(st, DALIO_STAT_DROP_MALFORMED);
 		return XDP_DROP;
 	}
+}
+
+/* Devmap egress: makes each broadcast copy of a write the copy for the replica
+ * behind its interface (bpf/dalio_fwd.bpf.h). */
+SEC("xdp/devmap")
+int dalio_devmap_egress(struct xdp_md *ctx)
+{
+	return fwd_devmap_egress(ctx, ctx->egress_ifindex);
 }

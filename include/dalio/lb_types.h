@@ -55,7 +55,30 @@ struct dalio_replica {
 	__be16 port;
 	__u8 mac[6]; /* next-hop MAC, resolved by the agent from the neighbour table */
 	__u32 valid;
+	/* Interface the route to the replica leaves by, and that interface's MAC
+	 * (the source of frames to the replica). 0: the interface the frame came
+	 * in on (one-armed LB; XDP_TX, tc clones out of the same interface). */
+	__u32 ifindex;
+	__u8 src_mac[6];
+	__u16 pad;
 };
+
+/*
+ * lb_cfg[0]: how the LB sends frames, written by the agent (docs/lb-datapath.md,
+ * "Multi-homed LB").
+ */
+#define DALIO_FANOUT_TC	    0 /* XDP hands writes to tc, which clones them */
+#define DALIO_FANOUT_DEVMAP 1 /* XDP broadcasts them through tx_ports */
+struct dalio_lb_cfg {
+	__u32 fanout; /* DALIO_FANOUT_* */
+	/* Interface clients are reached through (lb.interface) and its MAC; 0:
+	 * replies leave by the interface the replica's answer came in on. */
+	__u32 client_ifindex;
+	__u8 client_mac[6];
+	__u16 pad;
+};
+/* Most interfaces in tx_ports (the devmap of replica-facing interfaces). */
+#define DALIO_MAX_IFACES 64
 
 /* shard_state[shard]: the sequencer. Mutated only under the lock. */
 struct dalio_shard_state {
@@ -143,6 +166,8 @@ enum dalio_stat {
 	DALIO_STAT_ACKS_STALE,	     /* acks for a write no longer pending */
 	DALIO_STAT_REPLIES,	     /* replies sent to clients */
 	DALIO_STAT_FANOUT_COPIES,    /* write copies sent by tc */
+	DALIO_STAT_DEVMAP_COPIES,    /* write copies sent by the devmap egress program */
+	DALIO_STAT_DEVMAP_SKIPPED,   /* broadcast copies dropped: no replica there */
 	DALIO_STAT_REFUSED_BUSY,     /* writes refused: pending ring full */
 	DALIO_STAT_REFUSED_NOREP,    /* requests refused: no replica in the set */
 	DALIO_STAT_DROP_MALFORMED,   /* truncated or garbage Dalio packets */

@@ -26,6 +26,7 @@
 #include "dalio/codec.h"
 #include "dalio/lb_types.h"
 #include "dalio_lb.skel.h"
+#include "devmap_egress_test.skel.h"
 
 #define SHARD  3
 #define VIP    "10.77.0.100"
@@ -619,6 +620,234 @@ static void test_write_retries_are_sequenced_once(void **state)
 	assert_int_equal(get_state(fx).next_seq, 3);
 }
 
+/* ---- multi-homed LB and devmap fan-out (bpf/dalio_fwd.bpf.h) ---- */
+
+/* test_run gives every frame the loopback device as ingress */
+#define INGRESS_IFINDEX 1
+#define REP_IF0		101 /* replica i is behind made-up ifindex REP_IF0 + i */
+#define CLIENT_IF	7
+
+static const uint8_t rep_if_mac[NREP][6] = {
+	{0x02, 0, 0, 0, 1, 1}, {0x02, 0, 0, 0, 1, 2}, {0x02, 0, 0, 0, 1, 3}};
+static const uint8_t client_if_mac[6] = {0x02, 0, 0, 0, 1, 0};
+static struct devmap_egress_test *egress;
+
+/* lb_cfg, and every replica behind its own interface (ifindex 0: ingress). */
+static void set_multihomed(struct fixture *fx, uint32_t fanout, uint32_t client_ifindex,
+			   uint32_t rep_if0)
+{
+	struct dalio_lb_cfg lc = {.fanout = fanout, .client_ifindex = client_ifindex};
+	uint32_t k = 0;
+
+	memcpy(lc.client_mac, client_if_mac, 6);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx->skel->maps.lb_cfg), &k, &lc, 0), 0);
+	for (uint32_t i = 0; i < NREP; i++) {
+		uint32_t idx = SHARD * DALIO_MAX_REPLICAS + i;
+		int fd = bpf_map__fd(fx->skel->maps.replica_map);
+		struct dalio_replica r;
+
+		assert_int_equal(bpf_map_lookup_elem(fd, &idx, &r), 0);
+		r.ifindex = rep_if0 ? rep_if0 + i : 0;
+		memcpy(r.src_mac, rep_if_mac[i], 6);
+		assert_int_equal(bpf_map_update_elem(fd, &idx, &r, 0), 0);
+	}
+}
+
+/* dalio_lb plus the egress wrapper on the same maps, in devmap mode. */
+static int setup_devmap(void **state)
+{
+	struct fixture *fx;
+	struct bpf_map *m;
+
+	setup(state);
+	fx = *state;
+	egress = devmap_egress_test__open();
+	assert_non_null(egress);
+	bpf_object__for_each_map(m, egress->obj)
+	{
+		struct bpf_map *same =
+			bpf_object__find_map_by_name(fx->skel->obj, bpf_map__name(m));
+
+		bpf_map__set_pin_path(m, NULL);
+		if (same)
+			assert_int_equal(bpf_map__reuse_fd(m, bpf_map__fd(same)), 0);
+	}
+	assert_int_equal(devmap_egress_test__load(egress), 0);
+	set_multihomed(fx, DALIO_FANOUT_DEVMAP, 0, REP_IF0);
+	return 0;
+}
+
+static int teardown_devmap(void **state)
+{
+	devmap_egress_test__destroy(egress);
+	egress = NULL;
+	return teardown(state);
+}
+
+/* Runs the devmap egress code on in as if it left by ifindex. */
+static int run_egress(struct frame *in, struct frame *out, uint32_t ifindex)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->buf, .data_size_in = in->len,
+		    .data_out = out->buf, .data_size_out = sizeof(out->buf), .repeat = 1);
+
+	egress->bss->egress_ifindex = ifindex;
+	assert_int_equal(
+		bpf_prog_test_run_opts(bpf_program__fd(egress->progs.devmap_egress_test), &opts),
+		0);
+	out->len = opts.data_size_out;
+	return (int)opts.retval;
+}
+
+/* out is bcast made the copy for replica i: only its addresses changed. */
+static void assert_copy_for(struct frame *out, struct frame *bcast, int i)
+{
+	struct ethhdr *eth = (struct ethhdr *)out->buf;
+	struct dalio_hdr *h = frame_dalio(out), *b = frame_dalio(bcast);
+	uint8_t mac[6];
+
+	memset(mac, 0xa0 + i, 6);
+	assert_int_equal(out->len, bcast->len);
+	assert_memory_equal(eth->h_dest, mac, 6);
+	assert_memory_equal(eth->h_source, rep_if_mac[i], 6);
+	assert_int_equal(frame_ip(out)->daddr, ip4(rep_ip[i]));
+	assert_int_equal(frame_ip(out)->saddr, ip4(VIP));
+	assert_int_equal(ntohs(frame_udp(out)->dest), rep_port);
+	assert_int_equal(ntohs(frame_udp(out)->source), VPORT);
+	assert_int_equal(h->reserved, 0);
+	assert_int_equal(h->type, DALIO_T_WRITE);
+	assert_int_equal(h->seq, b->seq);
+	assert_int_equal(h->origin_ip, ip4(CLIENT));
+	assert_memory_equal((uint8_t *)(h + 1), (uint8_t *)(b + 1),
+			    ntohs(frame_udp(out)->len) - sizeof(struct udphdr) - sizeof(*h));
+	assert_checksums_valid(out);
+}
+
+static void test_devmap_write_broadcast_and_per_interface_copies(void **state)
+{
+	struct fixture *fx = *state;
+	struct frame in, w, ack, out;
+	uint32_t meta_len;
+
+	/* the write leaves XDP as one broadcast, copy mask in the frame */
+	make_request(&in, 1, "d", 1);
+	assert_int_equal(run(fx, &in, &w, &meta_len), XDP_REDIRECT);
+	assert_int_equal(meta_len, 0);
+	assert_int_equal(frame_dalio(&w)->type, DALIO_T_WRITE);
+	assert_int_equal(be64toh(frame_dalio(&w)->seq), 1);
+	assert_int_equal(ntohs(frame_dalio(&w)->reserved), 0xd107);
+	assert_checksums_valid(&w);
+	assert_int_equal(get_dirty(fx, "d").pending, 1);
+	/* each replica's interface turns it into that replica's copy */
+	for (int i = 0; i < NREP; i++) {
+		assert_int_equal(run_egress(&w, &out, REP_IF0 + (uint32_t)i), XDP_PASS);
+		assert_copy_for(&out, &w, i);
+	}
+	/* an interface without a replica of the write drops its copy */
+	assert_int_equal(run_egress(&w, &out, CLIENT_IF), XDP_DROP);
+	assert_int_equal(get_stat(fx, DALIO_STAT_DEVMAP_COPIES), 3);
+	assert_int_equal(get_stat(fx, DALIO_STAT_DEVMAP_SKIPPED), 1);
+	assert_int_equal(get_stat(fx, DALIO_STAT_FANOUT_COPIES), 0);
+	/* a retry re-sends only to the replica whose ack is missing */
+	for (int i = 0; i < 2; i++) {
+		make_answer(&ack, &w, DALIO_T_ACK, rep_ip[i], rep_port);
+		assert_int_equal(run(fx, &ack, &out, &meta_len), XDP_DROP);
+	}
+	make_request(&in, 1, "d", 1);
+	assert_int_equal(run(fx, &in, &w, &meta_len), XDP_REDIRECT);
+	assert_int_equal(ntohs(frame_dalio(&w)->reserved), 0xd104);
+	assert_int_equal(run_egress(&w, &out, REP_IF0), XDP_DROP);
+	assert_int_equal(run_egress(&w, &out, REP_IF0 + 1), XDP_DROP);
+	assert_int_equal(run_egress(&w, &out, REP_IF0 + 2), XDP_PASS);
+	assert_copy_for(&out, &w, 2);
+	assert_int_equal(get_state(fx).next_seq, 2);
+	/* the last ack completes it: the reply leaves XDP_TX (clients are behind
+	 * the ingress interface here: lb_cfg names none) */
+	make_answer(&ack, &out, DALIO_T_ACK, rep_ip[2], rep_port);
+	assert_int_equal(run(fx, &ack, &out, &meta_len), XDP_TX);
+	assert_int_equal(frame_dalio(&out)->type, DALIO_T_REPLY);
+	assert_checksums_valid(&out);
+}
+
+static void test_devmap_egress_passes_other_frames_unchanged(void **state)
+{
+	struct fixture *fx = *state;
+	struct frame in, r, out;
+	uint32_t meta_len;
+	struct ethhdr *eth;
+	int pick;
+
+	/* a read for a replica on another interface: redirected with that
+	 * interface's MAC, and its egress program must leave it alone (reads
+	 * share the device's bulk queue with broadcast copies) */
+	make_request(&in, 0, "e", 50);
+	assert_int_equal(run(fx, &in, &r, &meta_len), XDP_REDIRECT);
+	pick = frame_dalio(&r)->replica;
+	assert_true(pick >= 0 && pick < NREP);
+	eth = (struct ethhdr *)r.buf;
+	assert_memory_equal(eth->h_source, rep_if_mac[pick], 6);
+	assert_int_equal(frame_ip(&r)->daddr, ip4(rep_ip[pick]));
+	assert_checksums_valid(&r);
+	assert_int_equal(run_egress(&r, &out, REP_IF0 + (uint32_t)pick), XDP_PASS);
+	assert_int_equal(out.len, r.len);
+	assert_memory_equal(out.buf, r.buf, r.len);
+	/* not Dalio at all: passes unchanged */
+	memset(&in, 0, sizeof(in));
+	((struct ethhdr *)in.buf)->h_proto = htons(ETH_P_ARP);
+	in.len = 60;
+	assert_int_equal(run_egress(&in, &out, REP_IF0), XDP_PASS);
+	assert_memory_equal(out.buf, in.buf, in.len);
+	/* a tagged write naming a shard that cannot exist: dropped */
+	make_request(&in, 1, "e", 51);
+	assert_int_equal(run(fx, &in, &r, &meta_len), XDP_REDIRECT);
+	frame_dalio(&r)->shard = htons(DALIO_MAX_SHARDS);
+	assert_int_equal(run_egress(&r, &out, REP_IF0), XDP_DROP);
+	assert_int_equal(get_stat(fx, DALIO_STAT_DEVMAP_COPIES), 0);
+}
+
+static void test_multihomed_tc_mode_and_client_interface(void **state)
+{
+	struct fixture *fx = *state;
+	struct frame w, ack, in, out;
+	uint32_t meta_len;
+	struct ethhdr *eth = (struct ethhdr *)out.buf;
+
+	/* tc fan-out on a multi-homed LB: the handoff to tc is unchanged */
+	set_multihomed(fx, DALIO_FANOUT_TC, CLIENT_IF, REP_IF0);
+	assert_int_equal(do_write(fx, "m", 1, &w), 1);
+	assert_int_equal(ntohs(frame_dalio(&w)->reserved), 0);
+	/* the completing ack came in on a replica's interface: the reply leaves
+	 * by the client interface with its MAC */
+	for (int i = 0; i < NREP; i++) {
+		make_answer(&ack, &w, DALIO_T_ACK, rep_ip[i], rep_port);
+		assert_int_equal(run(fx, &ack, &out, &meta_len),
+				 i < NREP - 1 ? XDP_DROP : XDP_REDIRECT);
+	}
+	assert_memory_equal(eth->h_source, client_if_mac, 6);
+	assert_memory_equal(eth->h_dest, client_mac, 6);
+	assert_int_equal(frame_ip(&out)->daddr, ip4(CLIENT));
+	assert_checksums_valid(&out);
+	/* one-armed: every interface is the ingress one, XDP_TX as before */
+	set_multihomed(fx, DALIO_FANOUT_TC, INGRESS_IFINDEX, INGRESS_IFINDEX);
+	for (int i = 0; i < NREP; i++) {
+		uint32_t idx = SHARD * DALIO_MAX_REPLICAS + (uint32_t)i;
+		struct dalio_replica r;
+
+		bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.replica_map), &idx, &r);
+		r.ifindex = INGRESS_IFINDEX;
+		bpf_map_update_elem(bpf_map__fd(fx->skel->maps.replica_map), &idx, &r, 0);
+	}
+	make_request(&in, 0, "m", 60);
+	assert_int_equal(run(fx, &in, &out, &meta_len), XDP_TX);
+	assert_memory_equal(eth->h_source, lb_mac, 6);
+	assert_int_equal(do_write(fx, "m", 2, &w), 2);
+	for (int i = 0; i < NREP; i++) {
+		make_answer(&ack, &w, DALIO_T_ACK, rep_ip[i], rep_port);
+		assert_int_equal(run(fx, &ack, &out, &meta_len), i < NREP - 1 ? XDP_DROP : XDP_TX);
+	}
+	assert_memory_equal(eth->h_source, lb_mac, 6);
+	assert_memory_equal(eth->h_dest, client_mac, 6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,6 +868,13 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_write_retries_are_sequenced_once, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_devmap_write_broadcast_and_per_interface_copies, setup_devmap,
+			teardown_devmap),
+		cmocka_unit_test_setup_teardown(test_devmap_egress_passes_other_frames_unchanged,
+						setup_devmap, teardown_devmap),
+		cmocka_unit_test_setup_teardown(test_multihomed_tc_mode_and_client_interface,
+						setup_devmap, teardown_devmap),
 	};
 
 	if (geteuid() != 0) {

@@ -141,6 +141,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.heartbeat_ms, 50);
 	assert_int_equal(cfg.metrics_ip, ip("127.0.0.1"));
 	assert_int_equal(cfg.metrics_port, DALIO_CFG_DEFAULT_METRICS_PORT);
+	assert_int_equal(cfg.fanout, DALIO_CFG_FANOUT_TC);
 	assert_int_equal(cfg.n_shards, 1);
 	assert_int_equal(cfg.shards[0].id, 7);
 	assert_string_equal(cfg.shards[0].name, "shard7");
@@ -148,6 +149,21 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.shards[0].port, 1);
 	assert_int_equal(cfg.shards[0].line, 3);
 	check_replica(&cfg.shards[0], 0, "192.168.1.2:65535", "192.168.1.2", 65535, 7);
+	assert_int_equal(cfg.shards[0].replicas[0].col, 9);
+}
+
+static void test_fanout(void **state)
+{
+	(void)state;
+	parse_ok("lb: {interface: lb0, fanout: devmap}\n"
+		 "shards: [{id: 0, vip: 10.0.0.1, port: 1, replicas: [10.0.1.2:1, 10.0.2.2:1]}]\n");
+	assert_int_equal(cfg.fanout, DALIO_CFG_FANOUT_DEVMAP);
+	assert_int_equal(cfg.xdp_mode, DALIO_XDP_NATIVE);
+	assert_int_equal(cfg.shards[0].replicas[1].line, 2);
+	assert_int_equal(cfg.shards[0].replicas[1].col, 65);
+	parse_ok("lb: {interface: lb0, fanout: tc, xdp_mode: skb}\n"
+		 "shards: [{id: 0, vip: 10.0.0.1, port: 1, replicas: [10.0.1.2:1]}]\n");
+	assert_int_equal(cfg.fanout, DALIO_CFG_FANOUT_TC);
 }
 
 static void test_all_fields(void **state)
@@ -344,7 +360,7 @@ static const struct bad_case bad_cases[] = {
 	{"lb_empty", "lb:\nshards: []\n", "1:4: lb: expected a mapping, got an empty value"},
 	{"lb_unknown", "lb:\n  interface: lb0\n  xdp: native\n",
 	 "3:3: lb: unknown field 'xdp' (expected one of: interface, xdp_mode, pin_path, "
-	 "heartbeat_ms, suspect_after, fail_after, metrics)"},
+	 "heartbeat_ms, suspect_after, fail_after, fanout, metrics)"},
 	{"fail_after_zero", "lb:\n  interface: lb0\n  fail_after: 0\n",
 	 "3:15: lb.fail_after: expected a multiple of the heartbeat interval 1-100, got '0'"},
 	{"suspect_after_big", "lb:\n  interface: lb0\n  suspect_after: 101\n",
@@ -370,6 +386,14 @@ static const struct bad_case bad_cases[] = {
 	 "3:13: lb.xdp_mode: expected native or skb, got 'generic'"},
 	{"xdp_mode_case", "lb:\n  interface: lb0\n  xdp_mode: Native\n",
 	 "3:13: lb.xdp_mode: expected native or skb, got 'Native'"},
+	{"fanout", "lb:\n  interface: lb0\n  fanout: broadcast\n",
+	 "3:11: lb.fanout: expected tc or devmap, got 'broadcast'"},
+	{"fanout_list", "lb:\n  interface: lb0\n  fanout: [tc]\n",
+	 "3:11: lb.fanout: expected tc or devmap, got a sequence"},
+	{"fanout_devmap_skb",
+	 "lb:\n  interface: lb0\n  fanout: devmap\n  xdp_mode: skb\nshards:\n" S0,
+	 "3:11: lb.fanout: devmap fan-out needs native XDP (xdp_mode: native); with xdp_mode: "
+	 "skb use fanout: tc"},
 	{"pin_path_relative", "lb:\n  interface: lb0\n  pin_path: bpf/dalio\n",
 	 "3:13: lb.pin_path: expected an absolute path, got 'bpf/dalio'"},
 	{"pin_path_long",
@@ -539,7 +563,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),    cmocka_unit_test(test_all_fields),
 		cmocka_unit_test(test_shard_count), cmocka_unit_test(test_files),
 		cmocka_unit_test(test_err_buffer),  cmocka_unit_test(test_pin_path_limit),
-		cmocka_unit_test(test_metrics_off),
+		cmocka_unit_test(test_metrics_off), cmocka_unit_test(test_fanout),
 	};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	size_t nbad = sizeof(bad_cases) / sizeof(bad_cases[0]), i;

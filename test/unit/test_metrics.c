@@ -107,6 +107,18 @@ static void has_line(const char *out, const char *line)
 	fail();
 }
 
+/* has_line with a number formatted in. */
+__attribute__((format(printf, 2, 3))) static void stat_line(const char *out, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	has_line(out, line);
+}
+
 static void lacks(const char *out, const char *needle)
 {
 	if (strstr(out, needle)) {
@@ -139,25 +151,44 @@ static void test_values(void **state)
 	has_line(out, "dalio_shard_write_set_replicas{" U3 "} 2");
 	has_line(out, "dalio_shard_read_set_replicas{" U3 "} 1");
 	/* stats: value 100 + enum index */
-	has_line(out, "dalio_requests_total{" U3 ",kind=\"write\"} 100");
-	has_line(out, "dalio_requests_total{" U3 ",kind=\"read\"} 203"); /* clean + dirty */
-	has_line(out, "dalio_reads_total{" U3 ",kind=\"clean\"} 101");
-	has_line(out, "dalio_reads_total{" U3 ",kind=\"dirty\"} 102");
-	has_line(out, "dalio_reads_total{" U3 ",kind=\"dirty_acked\"} 103");
-	has_line(out, "dalio_acks_total{" U3 ",result=\"counted\"} 104");
-	has_line(out, "dalio_acks_total{" U3 ",result=\"duplicate\"} 105");
-	has_line(out, "dalio_acks_total{" U3 ",result=\"stale\"} 106");
-	has_line(out, "dalio_replies_total{" U3 "} 107");
-	has_line(out, "dalio_fanout_copies_total{" U3 "} 108");
-	has_line(out, "dalio_refused_total{" U3 ",reason=\"busy\"} 109");
-	has_line(out, "dalio_refused_total{" U3 ",reason=\"no_replica\"} 110");
-	has_line(out, "dalio_drops_total{" U3 ",reason=\"malformed\"} 111");
-	has_line(out, "dalio_drops_total{" U3 ",reason=\"not_replica\"} 112");
-	has_line(out, "dalio_drops_total{" U3 ",reason=\"bad_shard\"} 113");
-	has_line(out, "dalio_write_retries_total{" U3 ",result=\"resent\"} 114");
-	has_line(out, "dalio_write_retries_total{" U3 ",result=\"replayed\"} 115");
-	has_line(out, "dalio_write_retries_total{" U3 ",result=\"stale\"} 116");
-	has_line(out, "dalio_write_retries_total{" U3 ",result=\"mismatch\"} 117");
+	stat_line(out, "dalio_requests_total{" U3 ",kind=\"write\"} %d", 100 + DALIO_STAT_WRITES);
+	stat_line(out, "dalio_requests_total{" U3 ",kind=\"read\"} %d",
+		  200 + DALIO_STAT_READS_CLEAN + DALIO_STAT_READS_DIRTY);
+	stat_line(out, "dalio_reads_total{" U3 ",kind=\"clean\"} %d", 100 + DALIO_STAT_READS_CLEAN);
+	stat_line(out, "dalio_reads_total{" U3 ",kind=\"dirty\"} %d", 100 + DALIO_STAT_READS_DIRTY);
+	stat_line(out, "dalio_reads_total{" U3 ",kind=\"dirty_acked\"} %d",
+		  100 + DALIO_STAT_READS_ACKED);
+	stat_line(out, "dalio_acks_total{" U3 ",result=\"counted\"} %d", 100 + DALIO_STAT_ACKS);
+	stat_line(out, "dalio_acks_total{" U3 ",result=\"duplicate\"} %d",
+		  100 + DALIO_STAT_ACKS_DUP);
+	stat_line(out, "dalio_acks_total{" U3 ",result=\"stale\"} %d", 100 + DALIO_STAT_ACKS_STALE);
+	stat_line(out, "dalio_replies_total{" U3 "} %d", 100 + DALIO_STAT_REPLIES);
+	stat_line(out, "dalio_fanout_copies_total{" U3 ",path=\"tc\"} %d",
+		  100 + DALIO_STAT_FANOUT_COPIES);
+	stat_line(out, "dalio_fanout_copies_total{" U3 ",path=\"devmap\"} %d",
+		  100 + DALIO_STAT_DEVMAP_COPIES);
+	stat_line(out, "dalio_devmap_skipped_total{" U3 "} %d", 100 + DALIO_STAT_DEVMAP_SKIPPED);
+	stat_line(out, "dalio_nacks_total{" U3 "} %d", 100 + DALIO_STAT_NACKS);
+	stat_line(out, "dalio_refused_total{" U3 ",reason=\"busy\"} %d",
+		  100 + DALIO_STAT_REFUSED_BUSY);
+	stat_line(out, "dalio_refused_total{" U3 ",reason=\"no_replica\"} %d",
+		  100 + DALIO_STAT_REFUSED_NOREP);
+	stat_line(out, "dalio_drops_total{" U3 ",reason=\"malformed\"} %d",
+		  100 + DALIO_STAT_DROP_MALFORMED);
+	stat_line(out, "dalio_drops_total{" U3 ",reason=\"not_replica\"} %d",
+		  100 + DALIO_STAT_DROP_NOT_REPLICA);
+	stat_line(out, "dalio_drops_total{" U3 ",reason=\"bad_shard\"} %d",
+		  100 + DALIO_STAT_DROP_BAD_SHARD);
+	stat_line(out, "dalio_write_retries_total{" U3 ",result=\"resent\"} %d",
+		  100 + DALIO_STAT_RETRY_PENDING);
+	stat_line(out, "dalio_write_retries_total{" U3 ",result=\"replayed\"} %d",
+		  100 + DALIO_STAT_RETRY_REPLAYED);
+	stat_line(out, "dalio_write_retries_total{" U3 ",result=\"stale\"} %d",
+		  100 + DALIO_STAT_RETRY_STALE);
+	stat_line(out, "dalio_write_retries_total{" U3 ",result=\"mismatch\"} %d",
+		  100 + DALIO_STAT_RETRY_MISMATCH);
+	/* a stat added after NACKS needs a series (and a line here) */
+	assert_int_equal(DALIO_STAT_NACKS, DALIO_STAT_MAX - 1);
 	has_line(out, "dalio_shard_failovers_total{" U3 "} 4");
 	/* replicas */
 	has_line(out, "dalio_replica_state{" R0 ",state=\"in-sync\"} 1");
