@@ -351,6 +351,51 @@ out:
 	return rc;
 }
 
+/*
+ * The kernel adds BPF_F_RDONLY_PROG to every devmap's flags, and libbpf 1.1
+ * then refuses to reuse a pinned devmap ("parameter mismatch"), which would
+ * make every start with pins left (e.g. --keep-maps) fail. Reuse pinned
+ * devmaps here instead, after the same layout checks.
+ */
+static int reuse_pinned_devmaps(struct datapath *dp, char *err, size_t errlen)
+{
+	struct bpf_object *objs[] = {dp->lb->obj, dp->fanout_skel->obj};
+	struct bpf_map *m;
+
+	for (size_t o = 0; o < sizeof(objs) / sizeof(objs[0]); o++) {
+		bpf_object__for_each_map(m, objs[o])
+		{
+			struct bpf_map_info mi;
+			__u32 len = sizeof(mi);
+			const char *path = bpf_map__pin_path(m);
+			int fd, ok;
+
+			if ((bpf_map__type(m) != BPF_MAP_TYPE_DEVMAP &&
+			     bpf_map__type(m) != BPF_MAP_TYPE_DEVMAP_HASH) ||
+			    !path || bpf_map__fd(m) >= 0)
+				continue;
+			fd = bpf_obj_get(path);
+			if (fd < 0)
+				continue; /* not pinned: libbpf creates it */
+			memset(&mi, 0, sizeof(mi));
+			ok = bpf_obj_get_info_by_fd(fd, &mi, &len) == 0 &&
+			     mi.type == bpf_map__type(m) && mi.key_size == bpf_map__key_size(m) &&
+			     mi.value_size == bpf_map__value_size(m) &&
+			     mi.max_entries == bpf_map__max_entries(m);
+			if (!ok || bpf_map__reuse_fd(m, fd)) {
+				set_err(err, errlen,
+					"%s has another layout than this agent's %s: stop the "
+					"running data path and remove it",
+					path, bpf_map__name(m));
+				close(fd);
+				return -1;
+			}
+			close(fd);
+		}
+	}
+	return 0;
+}
+
 struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t errlen)
 {
 	struct datapath *dp = calloc(1, sizeof(*dp));
@@ -411,6 +456,8 @@ struct datapath *datapath_load(const struct dalio_config *cfg, char *err, size_t
 		    (tc_id && adopt_running_maps(dp, tc_id, err, errlen)))
 			goto fail;
 	}
+	if (reuse_pinned_devmaps(dp, err, errlen))
+		goto fail;
 	rc = dalio_lb__load(dp->lb);
 	if (!rc)
 		rc = dalio_fanout__load(dp->fanout_skel);

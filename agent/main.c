@@ -287,8 +287,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (datapath_adopted(a.dp))
-		log_info("found a running data path in %s/%s: re-adopting it (%d shard(s) with "
-			 "saved agent state)",
+		log_info("found %s in %s/%s: re-adopting it (%d shard(s) with saved agent state)",
+			 datapath_replaced_xdp_id(a.dp) ? "a running data path"
+							: "pinned maps (no program attached)",
 			 a.cfg.pin_path, a.cfg.interface, agent_state_load(&a));
 	for (unsigned i = 0; i < a.cfg.n_shards; i++)
 		if (agent_bring_up_shard(&a.cfg, &a.cfg.shards[i], &a.maps, wait_s * 1000))

@@ -223,4 +223,28 @@ topo_stop_pid "$TOPO_PID_agent_ne"
 topo_forget_pid "$TOPO_PID_agent_ne"
 it_eq "no XDP program left after SIGTERM" "" "$(xdp_id)"
 
+echo "== --keep-maps: SIGTERM detaches but keeps the pins; the next agent re-adopts them"
+start_km() {
+	topo_bg agent_km "$TOPO_DIR/$1" nsenter --net="/run/netns/$(topo_ns lb)" \
+		"$TOPO_BUILD/dalio-agent" --config "$CONF" "${@:2}"
+	for i in $(seq 1 100); do
+		grep -q serving "$TOPO_DIR/$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+start_km agent-km1.log --keep-maps || it_fail "agent with --keep-maps did not come up"
+topo_exec cl "$TOPO_BUILD/dalio-cli" -h "${TOPO_VIPS[0]}" -p 7379 INCR km >/dev/null
+topo_stop_pid "$TOPO_PID_agent_km"
+topo_forget_pid "$TOPO_PID_agent_km"
+it_eq "detached after SIGTERM" "" "$(xdp_id)"
+if [ -e "$PINS/shard_state" ] && [ -e "$PINS/tx_ports" ]; then it_ok "maps still pinned"; else it_fail "pins gone: $(ls "$PINS" 2>&1)"; fi
+start_km agent-km2.log || it_fail "agent did not start on the kept pins: $(tail -3 "$TOPO_DIR/agent-km2.log")"
+it_eq "both shards re-adopted from the pins" 2 "$(grep -c 're-adopted the live data path' "$TOPO_DIR/agent-km2.log")"
+out=$(topo_exec cl "$TOPO_BUILD/dalio-cli" -h "${TOPO_VIPS[0]}" -p 7379 INCR km 2>&1)
+it_eq "INCR continues on the kept maps" "(integer) 2" "$out"
+topo_stop_pid "$TOPO_PID_agent_km"
+topo_forget_pid "$TOPO_PID_agent_km"
+if [ -e "$PINS" ]; then it_fail "pins left in $PINS"; else it_ok "unpinned by the last SIGTERM"; fi
+
 it_summary
