@@ -32,7 +32,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: dalio-ctl [--config FILE] status\n"
 		"\n"
-		"Shows the state of the Dalio load balancer configured by FILE (default %s).\n"
+		"Shows the state of the Dalio load balancer configured by FILE\n"
+		"(default %s).\n"
 		"\n"
 		"Commands:\n"
 		"  status   per shard: VIP, mode, serving or not, epoch, next sequence number,\n"
