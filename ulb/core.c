@@ -276,8 +276,8 @@ static void handle_write_retry(struct ulb_shard *s, uint8_t *buf, size_t len, st
 			   out);
 }
 
-static void handle_write(struct ulb_shard *s, struct ulb_clients *clients, uint8_t *buf,
-			 size_t len, struct ulb_addr from, uint32_t bucket, struct ulb_out *out)
+static void handle_write(struct ulb_shard *s, struct ulb_clients *clients, uint8_t *buf, size_t len,
+			 struct ulb_addr from, uint32_t bucket, struct ulb_out *out)
 {
 	struct dalio_hdr *h = hdr(buf);
 	uint64_t client_id = be64toh(h->client_id), request_id = be64toh(h->request_id), seq;
@@ -406,8 +406,7 @@ static void handle_request(struct ulb_shard *s, struct ulb_clients *clients, uin
 
 /* ---- replica answers ---------------------------------------------------- */
 
-static void handle_ack(struct ulb_shard *s, uint8_t *buf, struct ulb_addr from,
-		       struct ulb_out *out)
+static void handle_ack(struct ulb_shard *s, uint8_t *buf, struct ulb_addr from, struct ulb_out *out)
 {
 	struct dalio_hdr *h = hdr(buf);
 	uint64_t seq = be64toh(h->seq);

@@ -58,7 +58,8 @@ static void usage(FILE *f)
 		"VIP:port. Run it on the LB instead of dalio-agent.\n"
 		"\n"
 		"  -c, --config FILE   shards.yaml (the agent's format; lb.* is ignored)\n"
-		"  -w, --wait SECONDS  how long to wait for replicas to answer at start (default 10)\n"
+		"  -w, --wait SECONDS  how long to wait for replicas to answer at start (default "
+		"10)\n"
 		"  -C, --cpu N         pin the thread to CPU N\n"
 		"  -b, --batch N       datagrams per recvmmsg (1-%d, default 64)\n"
 		"  -h, --help          this text\n"
@@ -75,9 +76,8 @@ struct shard_rt {
 
 static int open_vip_socket(const struct dalio_shard_def *d)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = d->vip,
-				.sin_port = htons(d->port)};
+	struct sockaddr_in a = {
+		.sin_family = AF_INET, .sin_addr.s_addr = d->vip, .sin_port = htons(d->port)};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), v = SOCK_BUF;
 	char ip[INET_ADDRSTRLEN];
 
@@ -193,8 +193,9 @@ static int bring_up(struct shard_rt *rt, int wait_ms)
 	n = 0;
 	for (unsigned i = 0; i < d->n_replicas; i++) {
 		if (!p[i].answered) {
-			fprintf(stderr, "dalio-ulb: shard %u: replica %s did not answer: left out\n",
-				d->id, d->replicas[i].addr);
+			fprintf(stderr,
+				"dalio-ulb: shard %u: replica %s did not answer: left out\n", d->id,
+				d->replicas[i].addr);
 		} else if (p[i].applied < applied) {
 			fprintf(stderr,
 				"dalio-ulb: shard %u: replica %s is behind (applied %" PRIu64
@@ -205,8 +206,8 @@ static int bring_up(struct shard_rt *rt, int wait_ms)
 			n++;
 		}
 	}
-	ulb_shard_init(rt->s, d->id, (struct ulb_addr){.ip = d->vip, .port = htons(d->port)},
-		       epoch, reps, d->n_replicas, mask, mask, applied);
+	ulb_shard_init(rt->s, d->id, (struct ulb_addr){.ip = d->vip, .port = htons(d->port)}, epoch,
+		       reps, d->n_replicas, mask, mask, applied);
 	inet_ntop(AF_INET, &d->vip, ip, sizeof(ip));
 	fprintf(stderr,
 		"dalio-ulb: shard %u (%s) on %s:%u, epoch %u, next seq %" PRIu64
@@ -309,11 +310,10 @@ static void serve(struct shard_rt *rt, struct ulb_clients *clients, struct io *i
 }
 
 static const char *const stat_names[DALIO_STAT_MAX] = {
-	"writes",	     "reads_clean",	"reads_dirty",	     "reads_acked",
-	"acks",		     "acks_dup",	"acks_stale",	     "replies",
-	"fanout_copies",     "refused_busy",	"refused_norep",     "drop_malformed",
-	"drop_not_replica",  "drop_bad_shard",	"retry_pending",     "retry_replayed",
-	"retry_stale",	     "retry_mismatch",
+	"writes",	  "reads_clean",    "reads_dirty",	"reads_acked",	  "acks",
+	"acks_dup",	  "acks_stale",	    "replies",		"fanout_copies",  "refused_busy",
+	"refused_norep",  "drop_malformed", "drop_not_replica", "drop_bad_shard", "retry_pending",
+	"retry_replayed", "retry_stale",    "retry_mismatch",
 };
 
 int main(int argc, char **argv)
@@ -343,7 +343,9 @@ int main(int argc, char **argv)
 			if (errno || *end || end == optarg || v < 0 || v > 3600 ||
 			    (c == 'b' && (v < 1 || v > MAX_BATCH))) {
 				fprintf(stderr, "dalio-ulb: bad value '%s' for --%s\n", optarg,
-					c == 'w' ? "wait" : c == 'C' ? "cpu" : "batch");
+					c == 'w'   ? "wait"
+					: c == 'C' ? "cpu"
+						   : "batch");
 				return 2;
 			}
 		}

@@ -81,7 +81,7 @@ struct ulb_client {
 	uint64_t request_id;
 	uint64_t seq;
 	uint32_t shard;
-	uint32_t hnext;		 /* hash chain */
+	uint32_t hnext;		     /* hash chain */
 	uint32_t lru_prev, lru_next; /* most recent at the head */
 };
 
