@@ -3,8 +3,8 @@
 # bench/run.sh (Dalio pb, dalio-ulb, Redis native replication, reflector).
 $(BUILD)/bpf/%.bpf.o: bench/%.bpf.c $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
-	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
-BPF_OBJS += $(BUILD)/bpf/reflector.bpf.o
+	$(CLANG) $(BPF_CFLAGS) -Ibench -MMD -MP -c $< -o $@
+BPF_OBJS += $(BUILD)/bpf/reflector.bpf.o $(BUILD)/bpf/null_replica.bpf.o
 
 bench:
 	bash ci/install-deps.sh

@@ -34,7 +34,12 @@ NAMES = {
     "redis-replicas": "Redis native, reads at replicas (NOT linearizable)",
     "reflector": "XDP reflector (no replication: ceiling)",
     "dalio-vr": "Dalio vr",
+    "dalio-null": "Dalio pb, null replicas",
+    "ulb-null": "dalio-ulb, null replicas",
 }
+# Columns that need the LB threads' CPU time; a run where it could not be read
+# (0) does not count for them.
+LB_COLS = ("lb_threads_pct", "lb_core_ns_per_pkt", "lb_core_ns_per_op")
 
 
 def cpu_fields(path):
@@ -130,6 +135,8 @@ def load(results):
 
 def med(rows, key):
     vals = [float(r[key]) for r in rows]
+    if key in LB_COLS:
+        vals = [v for v in vals if v > 0]
     return statistics.median(vals) if vals else float("nan")
 
 
@@ -276,6 +283,30 @@ def report(args):
         w("xdp_pass runs on the bridge's side of the LB's veth (needed for XDP_TX on veth); it "
           "is not LB work.")
         w("")
+    # coordinator-bound runs
+    nulls = [r for r in rows if r["system"].endswith("-null") and r["replicas"] == n]
+    if nulls:
+        w("## Coordinator-bound: null replicas, %s replicas" % n)
+        w("")
+        w("The replica hosts answer WRITE and READ in XDP (bench/null_replica.bpf.c) instead of "
+          "Redis, so the coordinator does all of its work (sequencing, fan-out, acks, dirty "
+          "keys, stamps) while the replicas cost next to nothing. This is the comparison the "
+          "Dalio paper makes (the same coordinator in the kernel and in user space). On this "
+          "2-core machine the clients and the bridge still share one core with everything "
+          "else, so look at the LB threads' share and ns/op as well as ops/s.")
+        w("")
+        w("| reads | system | ops/s | p50 | p99 | LB threads % | LB-core ns/op | LB pkts/s |")
+        w("|---:|---|---:|---:|---:|---:|---:|---:|")
+        for x in sorted({float(r["read_ratio"]) for r in nulls}):
+            for s2 in ("dalio-null", "ulb-null"):
+                sel = select(rows, s2, n, x)
+                if sel:
+                    w("| %d%% | %s | %s | %s | %s | %s | %s | %s |" % (
+                        round(100 * x), NAMES[s2], fmt(med(sel, "ops_per_sec")),
+                        fmt(med(sel, "p50_us")), fmt(med(sel, "p99_us")),
+                        fmt(med(sel, "lb_threads_pct"), 1), fmt(med(sel, "lb_core_ns_per_op")),
+                        fmt(med(sel, "lb_pps"))))
+        w("")
     # sweep
     sweep = [r for r in rows if r["rate"] != "0" and r["replicas"] == n]
     if sweep:
@@ -337,6 +368,13 @@ def report(args):
         "ratio dalio reads/reflector pps: %s" % fmt(r_pps, 2),
     ]
     extra = [
+        "(coordinator-bound, null replicas) dalio/ulb throughput 50%% writes: %s" %
+        fmt(ratio(m("dalio-null", 0.5), m("ulb-null", 0.5)), 2),
+        "(coordinator-bound, null replicas) dalio/ulb throughput 95%% reads: %s" %
+        fmt(ratio(m("dalio-null", 0.95), m("ulb-null", 0.95)), 2),
+        "(coordinator-bound, null replicas) dalio/ulb LB-core efficiency 50%% writes: %s" %
+        fmt(ratio(m("ulb-null", 0.5, "lb_core_ns_per_op"),
+                  m("dalio-null", 0.5, "lb_core_ns_per_op")), 2),
         "(LB-core efficiency, ops per busy LB-core second) dalio/ulb 50%% writes: %s" %
         fmt(eff_w, 2),
         "(LB-core efficiency, ops per busy LB-core second) dalio/ulb 95%% reads: %s" %
