@@ -86,21 +86,14 @@ pin_napi() {
 	done
 }
 
-# CPU time (ns) of the LB's threads: NAPI threads of lb0 and dalio-ulb when it
-# runs. Read through each thread's CPU clock (clock_gettime), which includes
-# the time of a thread that is running right now; /proc/PID/schedstat can lag
-# by seconds for a thread that never sleeps.
+# CPU time (ns) of the LB's threads (NAPI threads of lb0, and dalio-ulb when it
+# runs), from /proc/PID/schedstat: no fork, so the sampler stays cheap.
 lb_threads_ns() {
-	# shellcheck disable=SC2086
-	python3 -c '
-import sys, time
-t = 0
-for pid in map(int, sys.argv[1:]):
-    try:
-        t += time.clock_gettime_ns(((~pid) << 3) | 2)
-    except OSError:
-        pass
-print(t)' $(napi_pids lb0) ${ULB_PID:-}
+	local pid t=0 v
+	for pid in $(napi_pids lb0) ${ULB_PID:-}; do
+		read -r v _ <"/proc/$pid/schedstat" 2>/dev/null && t=$((t + v))
+	done
+	echo "$t"
 }
 
 methodology() {
@@ -280,10 +273,13 @@ run_bench() {
 	}
 	topo_exec cl "$TOPO_BUILD/dalio-bench" "${args[@]}" "$@" >"$RAW/$tag.json" 2>"$RAW/$tag.err" &
 	local bpid=$!
-	# The sampler runs SCHED_FIFO: under load the other core is saturated and
-	# a normal shell would take its snapshots late (outside the window).
+	# The sampler runs on the LB core at SCHED_FIFO below the LB's threads:
+	# the other core is saturated (a normal shell there would take its
+	# snapshots late, a FIFO one would stall the clients), while the LB core
+	# has idle time and the LB's threads keep precedence.
 	(
-		chrt -f -p 60 "$BASHPID" >/dev/null 2>&1
+		taskset -pc "$LB_CPU" "$BASHPID" >/dev/null 2>&1
+		chrt -f -p 40 "$BASHPID" >/dev/null 2>&1
 		sleep "$WARMUP"
 		echo "$EPOCHREALTIME" >"$RAW/$tag.t0"
 		lb_threads_ns >"$RAW/$tag.lbns0"

@@ -79,6 +79,7 @@ static int open_vip_socket(const struct dalio_shard_def *d)
 	struct sockaddr_in a = {
 		.sin_family = AF_INET, .sin_addr.s_addr = d->vip, .sin_port = htons(d->port)};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), v = SOCK_BUF;
+	struct timeval tv = {.tv_sec = 1}; /* a blocking receive wakes up to see a signal */
 	char ip[INET_ADDRSTRLEN];
 
 	if (fd < 0) {
@@ -87,6 +88,7 @@ static int open_vip_socket(const struct dalio_shard_def *d)
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a))) {
 		inet_ntop(AF_INET, &d->vip, ip, sizeof(ip));
 		fprintf(stderr,
@@ -261,8 +263,12 @@ static void flush(struct io *io, int fd)
 	io->nout = 0;
 }
 
-/* Drains the shard's socket: recvmmsg, handle each datagram, sendmmsg. */
-static void serve(struct shard_rt *rt, struct ulb_clients *clients, struct io *io)
+/*
+ * Drains the shard's socket: recvmmsg, handle each datagram, sendmmsg. With
+ * block set, the first recvmmsg waits for a datagram (MSG_WAITFORONE), so a
+ * single-shard LB needs no epoll_wait: one syscall per batch in, one out.
+ */
+static void serve(struct shard_rt *rt, struct ulb_clients *clients, struct io *io, int block)
 {
 	for (int rounds = 0; rounds < 64; rounds++) {
 		int n;
@@ -275,7 +281,8 @@ static void serve(struct shard_rt *rt, struct ulb_clients *clients, struct io *i
 							    .msg_iov = &io->iin[i],
 							    .msg_iovlen = 1};
 		}
-		n = recvmmsg(rt->fd, io->in, (unsigned)io->batch, MSG_DONTWAIT, NULL);
+		n = recvmmsg(rt->fd, io->in, (unsigned)io->batch,
+			     block && rounds == 0 ? MSG_WAITFORONE : MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
 		io->received += (uint64_t)n;
@@ -413,6 +420,9 @@ int main(int argc, char **argv)
 	fprintf(stderr, "dalio-ulb: serving %u shard(s)%s\n", cfg.n_shards,
 		cpu >= 0 ? "" : " (unpinned)");
 
+	/* One shard: block in recvmmsg itself (a signal interrupts it). */
+	while (!stop_sig && cfg.n_shards == 1)
+		serve(&rt[0], clients, &io, 1);
 	while (!stop_sig) {
 		struct epoll_event evs[DALIO_MAX_SHARDS];
 		int n = epoll_wait(ep, evs, DALIO_MAX_SHARDS, 1000);
@@ -423,7 +433,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		for (int i = 0; i < n; i++)
-			serve(&rt[evs[i].data.u32], clients, &io);
+			serve(&rt[evs[i].data.u32], clients, &io, 0);
 	}
 	if (stop_sig)
 		fprintf(stderr, "dalio-ulb: stopping on signal %d\n", (int)stop_sig);
