@@ -2,6 +2,7 @@
 #   make            BPF objects, skeletons and the programs
 #   make test       unit tests (ASan+UBSan), BPF_PROG_TEST_RUN tests, netns integration tests
 #   make demo       demo topology from shards.yaml, a short workload, a printed result
+#   make bench      benchmarks (root, up to 15 min; not part of test): bench/results/latest.md
 #   make deps       install the Debian packages the build and tests need
 #   make install    programs, systemd unit, docs (PREFIX=/usr/local, DESTDIR)
 #   make format     clang-format in place; make format-check fails on a diff

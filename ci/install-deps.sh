@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Dalio needs to build, test and run its demo on Debian 12:
-# compilers, libbpf/libxdp/bpftool, libyaml, libmnl, hiredis, cmocka, redis, iproute2.
+# compilers, libbpf/libxdp/bpftool, libyaml, libmnl, hiredis, cmocka, redis, iproute2,
+# and gnuplot for the benchmark plots.
 # Installs only what is missing, so it is cheap to run every time.
 set -euo pipefail
 
 PKGS=(clang llvm make gcc pkg-config libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
 	libyaml-dev libmnl-dev libhiredis-dev libcmocka-dev redis-server redis-tools iproute2 ethtool
-	iputils-ping clang-format python3)
+	iputils-ping clang-format python3 gnuplot-nox)
 
 missing=()
 for p in "${PKGS[@]}"; do

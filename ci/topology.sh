@@ -366,3 +366,32 @@ topo_down() {
 		rm -rf "$TOPO_DIR"
 	fi
 }
+
+# topo_start_ulb CONFIG [ULB_ARGS...]: runs dalio-ulb (the user-space
+# coordinator) in the LB namespace instead of dalio-agent, bound to the VIPs,
+# and waits (bounded) until it serves.
+topo_start_ulb() {
+	local config=$1 i
+	shift
+	topo_bg ulb "$TOPO_DIR/ulb.log" \
+		ip netns exec "$(topo_ns lb)" "$TOPO_BUILD/dalio-ulb" --config "$config" --wait 10 "$@"
+	for i in $(seq 1 150); do
+		if grep -q "serving" "$TOPO_DIR/ulb.log"; then
+			return 0
+		fi
+		if ! kill -0 "$TOPO_PID_ulb" 2>/dev/null; then
+			topo_log "dalio-ulb exited:"
+			cat "$TOPO_DIR/ulb.log" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	topo_log "dalio-ulb did not come up:"
+	cat "$TOPO_DIR/ulb.log" >&2
+	return 1
+}
+
+# topo_bringup_ulb: the demo topology of shards.yaml served by dalio-ulb.
+topo_bringup_ulb() {
+	topo_up && topo_start_replicas && topo_start_ulb "$TOPO_ROOT/shards.yaml"
+}
