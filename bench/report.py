@@ -248,21 +248,26 @@ def report(args):
             sel = select(rows, s, n, x)
             if not sel:
                 continue
+            lb = not s.startswith("redis")  # Redis native has no LB
             w("| %s | %d%% | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | "
               "%s |" % (s, round(100 * x), fmt(med(sel, "ops_per_sec")), fmt(med(sel, "p50_us")),
                         fmt(med(sel, "p99_us")), fmt(med(sel, "p999_us")),
                         fmt(med(sel, "read_p99_us")) if x > 0 else "-",
                         fmt(med(sel, "write_p99_us")) if x < 1 else "-",
                         fmt(sum(float(r["errors"]) for r in sel)),
-                        fmt(med(sel, "lb_threads_pct"), 1), fmt(med(sel, "cpu_lb_busy_pct"), 1),
-                        fmt(med(sel, "cpu_other_busy_pct"), 1), fmt(med(sel, "lb_pps")),
-                        fmt(med(sel, "lb_core_ns_per_pkt")), fmt(med(sel, "lb_core_ns_per_op")),
+                        fmt(med(sel, "lb_threads_pct"), 1) if lb else "-",
+                        fmt(med(sel, "cpu_lb_busy_pct"), 1),
+                        fmt(med(sel, "cpu_other_busy_pct"), 1),
+                        fmt(med(sel, "lb_pps")) if lb else "-",
+                        fmt(med(sel, "lb_core_ns_per_pkt")) if lb else "-",
+                        fmt(med(sel, "lb_core_ns_per_op")) if lb else "-",
                         fmt(med(sel, "bpf_ns_per_lb_pkt"), 1) if s in ("dalio", "reflector")
                         else "-"))
     w("")
     # BPF programs
     with open(bpf_csv) as f:
         bpf = [r for r in csv.DictReader(f) if r["replicas"] == n]
+    bpf = [r for r in bpf if not r["system"].startswith("redis") and float(r["runs_per_s"]) > 1]
     if bpf:
         w("## Per-program BPF run time (kernel.bpf_stats_enabled), %s replicas" % n)
         w("")
@@ -388,7 +393,7 @@ def report(args):
     w("")
     w("- throughput ratios: median closed-loop ops/s of Dalio over dalio-ulb, same clients, "
       "same run. p99 at equal load: both driven at the same fixed rate (%s ops/s, half the "
-      "smaller closed-loop throughput at 50%% writes), Dalio's p99 over dalio-ulb's (below 1: "
+      "smaller closed-loop throughput at 50%% writes; median over the repetitions), Dalio's p99 over dalio-ulb's (below 1: "
       "Dalio is faster). reflector pps: packets per second the LB's interface received with "
       "Dalio at %d%% reads over the same with the reflector, same clients." %
       (fmt(eq) if eq else "-", round(100 * top)))

@@ -337,6 +337,15 @@ sweep() {
 		done
 		turn=$((turn + 1))
 	done
+	# the equal-load point (0.5) again, REPS more times: a p99 needs repetitions
+	rate=$(awk -v r="$ref" 'BEGIN {printf "%d", r * 0.5}')
+	for ((k = 2; k <= REPS + 1; k++)); do
+		for sys in dalio ulb; do
+			[ $((k % 2)) -eq 1 ] && sys=$([ "$sys" == dalio ] && echo ulb || echo dalio)
+			over_budget $((BUDGET - 60)) && return 0
+			run_bench "$sys" 0.5 "$rate" "$k" --clients $((CLIENTS * 2))
+		done
+	done
 }
 
 trap 'bench_cleanup' EXIT
