@@ -57,8 +57,10 @@ log() { echo "[bench $(date +%T) +${SECONDS}s] $*" >&2; }
 # ---- topology and methodology -------------------------------------------
 
 NAPI_BEFORE=""
+BPF_STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
 bench_cleanup() {
 	[ -n "${TOPO_P:-}" ] && topo_down
+	sysctl -q kernel.bpf_stats_enabled="$BPF_STATS_WAS"
 }
 
 # napi_pids IFNAME: PIDs of the NAPI threads of IFNAME created by this run.
@@ -393,7 +395,7 @@ for NREP in "${REPLICA_COUNTS[@]}"; do
 	topo_down
 	TOPO_P=""
 done
-sysctl -q kernel.bpf_stats_enabled=0
+sysctl -q kernel.bpf_stats_enabled="$BPF_STATS_WAS"
 log "done in ${SECONDS}s; writing the report"
 python3 bench/report.py report "$OUT" "$RESULTS" "$BPF_CSV" "$REPLICA_COUNTS" \
 	"$DURATION" "$WARMUP" "$REPS" "$CLIENTS" "$KEYS" "$VALUE" "$LB_CPU" "$SECONDS"
