@@ -142,9 +142,7 @@ void membership_resync(struct agent *a, unsigned si, unsigned r)
 
 static void send_msg(struct agent *a, unsigned si, unsigned r, const struct dalio_msg *m)
 {
-	const struct dalio_replica_def *rd = &a->cfg.shards[si].replicas[r];
-	struct sockaddr_in to = {
-		.sin_family = AF_INET, .sin_addr.s_addr = rd->ip, .sin_port = htons(rd->port)};
+	struct sockaddr_in to = replica_sockaddr(&a->cfg.shards[si].replicas[r]);
 	uint8_t buf[sizeof(struct dalio_hdr)];
 	long len = dalio_encode(m, buf, sizeof(buf), NULL);
 
@@ -178,20 +176,44 @@ static int refresh_replica(struct agent *a, unsigned si, unsigned r)
 	return bpf_map_update_elem(a->maps.replica_map, &idx, &rep, BPF_ANY);
 }
 
-/* CATCHING_UP: new writes reach it (join_mask); it copies the rest. */
-static void start_catch_up(struct agent *a, unsigned si, unsigned r, int64_t now)
+/* An in-sync replica whose Redis a joiner can copy from, or -1. */
+static int sync_source(const struct agent *a, unsigned si)
 {
-	struct dalio_shard_cfg cfg;
-	uint64_t next, completed;
 	int src = -1;
-
-	if (refresh_replica(a, si, r))
-		return; /* no MAC yet: copies could not reach it */
 
 	for (unsigned i = 0; i < a->cfg.shards[si].n_replicas; i++)
 		if (a->shards[si].rep[i].state == REPLICA_IN_SYNC && ms.m[si][i].redis_ip &&
 		    ms.m[si][i].redis_port)
 			src = (int)i;
+	return src;
+}
+
+/* SYNC: replica r copies src's Redis up to its target (sent again if lost). */
+static void send_sync(struct agent *a, unsigned si, unsigned r, unsigned src, int64_t now)
+{
+	struct dalio_msg m = {.type = DALIO_T_SYNC,
+			      .shard = (uint16_t)a->cfg.shards[si].id,
+			      .epoch = a->shards[si].epoch,
+			      .client_id = ms.cid,
+			      .request_id = ms.m[si][r].sync_id,
+			      .seq = ms.m[si][r].sync_target,
+			      .origin_ip = ms.m[si][src].redis_ip,
+			      .origin_port = ms.m[si][src].redis_port};
+
+	ms.m[si][r].sync_ms = now;
+	send_msg(a, si, r, &m);
+}
+
+/* CATCHING_UP: new writes reach it (join_mask); it copies the rest. */
+static void start_catch_up(struct agent *a, unsigned si, unsigned r, int64_t now)
+{
+	struct dalio_shard_cfg cfg;
+	uint64_t next, completed;
+	int src;
+
+	if (refresh_replica(a, si, r))
+		return; /* no MAC yet: copies could not reach it */
+	src = sync_source(a, si);
 	if (src < 0 || load_cfg(a, si, &cfg))
 		return; /* nobody to copy from yet */
 	if (store_masks(a, si, cfg.write_mask, cfg.read_mask, cfg.join_mask | (1u << r)) ||
@@ -201,41 +223,11 @@ static void start_catch_up(struct agent *a, unsigned si, unsigned r, int64_t now
 	 * it waits for its copy of the source's dataset to reach target. */
 	ms.m[si][r].sync_target = next - 1;
 	ms.m[si][r].sync_id = ++ms.next_sync_id;
-	ms.m[si][r].sync_ms = now;
 	set_state(a, si, r, REPLICA_CATCHING_UP, now);
 	log_info("shard %u: replica %s copies from %s (up to seq %llu)", a->cfg.shards[si].id,
 		 a->cfg.shards[si].replicas[r].addr, a->cfg.shards[si].replicas[src].addr,
 		 (unsigned long long)(next - 1));
-	struct dalio_msg m = {.type = DALIO_T_SYNC,
-			      .shard = (uint16_t)a->cfg.shards[si].id,
-			      .epoch = a->shards[si].epoch,
-			      .client_id = ms.cid,
-			      .request_id = ms.m[si][r].sync_id,
-			      .seq = ms.m[si][r].sync_target,
-			      .origin_ip = ms.m[si][src].redis_ip,
-			      .origin_port = ms.m[si][src].redis_port};
-	send_msg(a, si, r, &m);
-}
-
-static void resend_sync(struct agent *a, unsigned si, unsigned r, int64_t now)
-{
-	int src = -1;
-
-	for (unsigned i = 0; i < a->cfg.shards[si].n_replicas; i++)
-		if (a->shards[si].rep[i].state == REPLICA_IN_SYNC && ms.m[si][i].redis_ip)
-			src = (int)i;
-	if (src < 0)
-		return;
-	ms.m[si][r].sync_ms = now;
-	struct dalio_msg m = {.type = DALIO_T_SYNC,
-			      .shard = (uint16_t)a->cfg.shards[si].id,
-			      .epoch = a->shards[si].epoch,
-			      .client_id = ms.cid,
-			      .request_id = ms.m[si][r].sync_id,
-			      .seq = ms.m[si][r].sync_target,
-			      .origin_ip = ms.m[si][src].redis_ip,
-			      .origin_port = ms.m[si][src].redis_port};
-	send_msg(a, si, r, &m);
+	send_sync(a, si, r, (unsigned)src, now);
 }
 
 static void promote(struct agent *a, unsigned si, unsigned r, int64_t now)
@@ -263,6 +255,7 @@ static void evaluate(struct agent *a, unsigned si, unsigned r, int64_t now)
 	 * of the agent itself (no PINGs sent) is never blamed on a replica. */
 	int64_t silence = mb->unanswered_ms ? now - mb->unanswered_ms : 0;
 	uint64_t next, completed;
+	int src;
 
 	switch (rt->state) {
 	case REPLICA_IN_SYNC:
@@ -298,9 +291,10 @@ static void evaluate(struct agent *a, unsigned si, unsigned r, int64_t now)
 			promote(a, si, r, now);
 			break;
 		}
+		/* The SYNC was lost, or the replica restarted: ask again. */
 		if (mb->sync_done != mb->sync_id && mb->pong_status == DALIO_S_OK &&
-		    now - mb->sync_ms > MEMBER_SYNC_RESEND_MS)
-			resend_sync(a, si, r, now); /* lost, or the replica restarted */
+		    now - mb->sync_ms > MEMBER_SYNC_RESEND_MS && (src = sync_source(a, si)) >= 0)
+			send_sync(a, si, r, (unsigned)src, now);
 		break;
 	}
 }
@@ -340,35 +334,46 @@ static void on_tick(void *arg, int64_t now)
 	}
 }
 
-static void on_pong(struct agent *a, unsigned si, const struct dalio_msg *m,
-		    const struct sockaddr_in *from, int64_t now)
+int membership_replica_of(const struct agent *a, unsigned si, const struct sockaddr_in *from)
 {
 	const struct dalio_shard_def *s = &a->cfg.shards[si];
 
-	for (unsigned r = 0; r < s->n_replicas; r++) {
-		struct replica_rt *rt = &a->shards[si].rep[r];
-		struct member *mb = &ms.m[si][r];
+	/* A removed slot keeps its address (for logs and metrics); a replica
+	 * added again with that address lives in a newer slot. */
+	for (unsigned r = 0; r < s->n_replicas; r++)
+		if (a->shards[si].rep[r].state != REPLICA_REMOVED &&
+		    s->replicas[r].ip == from->sin_addr.s_addr &&
+		    htons(s->replicas[r].port) == from->sin_port)
+			return (int)r;
+	return -1;
+}
 
-		if (s->replicas[r].ip != from->sin_addr.s_addr ||
-		    htons(s->replicas[r].port) != from->sin_port)
-			continue;
-		if (m->request_id == mb->ping_rid) {
-			double sample = (double)(now - mb->ping_ms);
+static void on_pong(struct agent *a, unsigned si, const struct dalio_msg *m,
+		    const struct sockaddr_in *from, int64_t now)
+{
+	int r = membership_replica_of(a, si, from);
+	struct replica_rt *rt;
+	struct member *mb;
 
-			rt->rtt_ms = rt->pongs ? rt->rtt_ms + (sample - rt->rtt_ms) / 8 : sample;
-		}
-		rt->pongs++;
-		rt->last_pong_ms = now;
-		rt->epoch = m->epoch;
-		rt->applied = m->seq;
-		/* Its Redis; an unset address means "where you see me". */
-		mb->redis_ip = m->origin_ip ? m->origin_ip : from->sin_addr.s_addr;
-		mb->redis_port = m->origin_port;
-		mb->unanswered_ms = 0;
-		mb->pong_status = m->status;
-		mb->sync_done = m->stamp;
+	if (r < 0)
 		return;
+	rt = &a->shards[si].rep[r];
+	mb = &ms.m[si][r];
+	if (m->request_id == mb->ping_rid) {
+		double sample = (double)(now - mb->ping_ms);
+
+		rt->rtt_ms = rt->pongs ? rt->rtt_ms + (sample - rt->rtt_ms) / 8 : sample;
 	}
+	rt->pongs++;
+	rt->last_pong_ms = now;
+	rt->epoch = m->epoch;
+	rt->applied = m->seq;
+	/* Its Redis; an unset address means "where you see me". */
+	mb->redis_ip = m->origin_ip ? m->origin_ip : from->sin_addr.s_addr;
+	mb->redis_port = m->origin_port;
+	mb->unanswered_ms = 0;
+	mb->pong_status = m->status;
+	mb->sync_done = m->stamp;
 }
 
 static void on_readable(void *arg, int fd)
@@ -382,15 +387,12 @@ static void on_readable(void *arg, int fd)
 	for (int i = 0; i < 64 && si < a->cfg.n_shards; i++) {
 		uint8_t buf[DALIO_MAX_DATAGRAM + 1];
 		struct sockaddr_in from;
-		socklen_t fl = sizeof(from);
 		struct dalio_msg m;
-		ssize_t n =
-			recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+		int rc = recv_msg(fd, buf, sizeof(buf), &m, &from);
 
-		if (n < 0)
+		if (rc < 0)
 			break;
-		if (dalio_decode(buf, (size_t)n, &m, NULL) == 0 && m.type == DALIO_T_PONG &&
-		    m.client_id == ms.cid)
+		if (rc == 0 && m.type == DALIO_T_PONG && m.client_id == ms.cid)
 			on_pong(a, si, &m, &from, now);
 	}
 }

@@ -7,6 +7,8 @@
 #ifndef DALIO_AGENT_MEMBERSHIP_H
 #define DALIO_AGENT_MEMBERSHIP_H
 
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct agent;
@@ -28,6 +30,8 @@ void membership_close_shard(struct agent *a, unsigned si);
  * out of the sets and forgotten (refused, -1, for the last in-sync one). */
 void membership_add_replica(struct agent *a, unsigned si, unsigned r, int in_sync);
 int membership_remove_replica(struct agent *a, unsigned si, unsigned r);
+/* Index of the (not removed) replica of shard si at from, or -1. */
+int membership_replica_of(const struct agent *a, unsigned si, const struct sockaddr_in *from);
 /* The payload ring no longer holds seq of shard si. */
 int membership_seq_gone(struct agent *a, unsigned si, uint64_t seq);
 /* Replica r of shard si lost writes it cannot get back: fail it, so that it

@@ -43,6 +43,22 @@ static int open_socket(uint32_t vip, char *err, size_t errlen)
 	return fd;
 }
 
+struct sockaddr_in replica_sockaddr(const struct dalio_replica_def *rd)
+{
+	return (struct sockaddr_in){
+		.sin_family = AF_INET, .sin_addr.s_addr = rd->ip, .sin_port = htons(rd->port)};
+}
+
+int recv_msg(int fd, void *buf, size_t cap, struct dalio_msg *m, struct sockaddr_in *from)
+{
+	socklen_t fl = sizeof(*from);
+	ssize_t n = recvfrom(fd, buf, cap, MSG_DONTWAIT, (struct sockaddr *)from, &fl);
+
+	if (n < 0)
+		return -1;
+	return dalio_decode(buf, (size_t)n, m, NULL) ? 1 : 0;
+}
+
 static void send_pings(int fd, const struct dalio_shard_def *s, uint32_t epoch, uint64_t cid,
 		       uint64_t rid, const struct replica_probe *out)
 {
@@ -55,9 +71,7 @@ static void send_pings(int fd, const struct dalio_shard_def *s, uint32_t epoch, 
 	long len = dalio_encode(&m, buf, sizeof(buf), NULL);
 
 	for (unsigned i = 0; i < s->n_replicas; i++) {
-		struct sockaddr_in to = {.sin_family = AF_INET,
-					 .sin_addr.s_addr = s->replicas[i].ip,
-					 .sin_port = htons(s->replicas[i].port)};
+		struct sockaddr_in to = replica_sockaddr(&s->replicas[i]);
 
 		if (out[i].answered && (!epoch || out[i].epoch == epoch))
 			continue;
@@ -82,9 +96,7 @@ int probe_replicas(const struct dalio_shard_def *s, uint32_t epoch, int timeout_
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		uint8_t buf[2048];
 		struct sockaddr_in from;
-		socklen_t fl = sizeof(from);
 		struct dalio_msg m;
-		ssize_t n;
 
 		if (now >= deadline)
 			break;
@@ -94,8 +106,7 @@ int probe_replicas(const struct dalio_shard_def *s, uint32_t epoch, int timeout_
 		}
 		if (poll(&pfd, 1, (int)(next_send - now)) <= 0)
 			continue;
-		n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
-		if (n < 0 || dalio_decode(buf, (size_t)n, &m, NULL) || m.type != DALIO_T_PONG ||
+		if (recv_msg(fd, buf, sizeof(buf), &m, &from) || m.type != DALIO_T_PONG ||
 		    m.client_id != cid)
 			continue;
 		for (unsigned i = 0; i < s->n_replicas; i++) {

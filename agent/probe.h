@@ -7,9 +7,12 @@
 #ifndef DALIO_AGENT_PROBE_H
 #define DALIO_AGENT_PROBE_H
 
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
+#include "dalio/codec.h"
 
 struct replica_probe {
 	int answered;
@@ -29,6 +32,16 @@ struct replica_probe {
  */
 int probe_replicas(const struct dalio_shard_def *s, uint32_t epoch, int timeout_ms,
 		   struct replica_probe *out, char *err, size_t errlen);
+
+/* The UDP address of replica rd. */
+struct sockaddr_in replica_sockaddr(const struct dalio_replica_def *rd);
+
+/*
+ * Takes one datagram from fd without blocking and decodes it into m (which
+ * points into buf). Returns 0 for a Dalio message, 1 for a datagram that is
+ * not one (skip it), -1 when nothing is waiting.
+ */
+int recv_msg(int fd, void *buf, size_t cap, struct dalio_msg *m, struct sockaddr_in *from);
 
 /* Looks ip (network order) up in the neighbour table of ifname. 0 if found. */
 int neigh_lookup(uint32_t ip, const char *ifname, uint8_t mac[6]);

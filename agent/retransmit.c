@@ -17,6 +17,7 @@
 #include "dalio/codec.h"
 #include "log.h"
 #include "membership.h"
+#include "probe.h"
 #include "retransmit.h"
 
 #define RING_MASK (DALIO_RING_SIZE - 1)
@@ -67,9 +68,7 @@ int retransmit_send(struct agent *a, unsigned si, uint64_t seq, unsigned r)
 	const volatile struct dalio_payload *pl;
 	uint8_t buf[DALIO_MAX_DATAGRAM];
 	struct dalio_hdr *h = (struct dalio_hdr *)buf;
-	struct sockaddr_in to = {.sin_family = AF_INET,
-				 .sin_addr.s_addr = s->replicas[r].ip,
-				 .sin_port = htons(s->replicas[r].port)};
+	struct sockaddr_in to = replica_sockaddr(&s->replicas[r]);
 	uint16_t len;
 
 	if (idx >= rx.payload_slots)
@@ -170,12 +169,8 @@ static void on_nack(struct agent *a, unsigned si, const struct dalio_msg *m,
 {
 	const struct dalio_shard_def *s = &a->cfg.shards[si];
 	uint64_t last = m->stamp < m->seq ? m->seq : m->stamp;
-	int r = -1;
+	int r = membership_replica_of(a, si, from);
 
-	for (unsigned i = 0; i < s->n_replicas; i++)
-		if (s->replicas[i].ip == from->sin_addr.s_addr &&
-		    htons(s->replicas[i].port) == from->sin_port)
-			r = (int)i;
 	if (r < 0 || !m->seq)
 		return;
 	a->shards[si].rep[r].nacks++;
@@ -204,15 +199,12 @@ static void on_readable(void *arg, int fd)
 	for (int i = 0; i < 64 && si < a->cfg.n_shards; i++) {
 		uint8_t buf[DALIO_MAX_DATAGRAM + 1];
 		struct sockaddr_in from;
-		socklen_t fl = sizeof(from);
 		struct dalio_msg m;
-		ssize_t n =
-			recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+		int rc = recv_msg(fd, buf, sizeof(buf), &m, &from);
 
-		if (n < 0)
+		if (rc < 0)
 			break;
-		if (dalio_decode(buf, (size_t)n, &m, NULL) == 0 && m.type == DALIO_T_NACK &&
-		    m.shard == a->cfg.shards[si].id)
+		if (rc == 0 && m.type == DALIO_T_NACK && m.shard == a->cfg.shards[si].id)
 			on_nack(a, si, &m, &from);
 	}
 }

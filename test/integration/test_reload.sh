@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Live membership changes by editing shards.yaml and sending SIGHUP (issue #4,
 # docs/membership.md "Live changes"): add a replica (it catches up and joins),
-# drain and remove one (it stops getting writes), remove a shard (its VIP is no
+# drain and remove one (it stops getting writes) and add it back, remove a shard (its VIP is no
 # longer served) and add it back, and a broken file changes nothing.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -56,6 +56,19 @@ it_ok_grep "r2 drained" "replica 10.77.0.12:7400 drained and removed"
 it_eq "writes still complete" "OK" "$(cli "${TOPO_VIPS[0]}" SET after-drain 1)"
 it_eq "r1 has it" "1" "$(rget r1 6379 after-drain)"
 it_eq "r2 no longer gets writes" "" "$(rget r2 6379 after-drain)"
+
+echo "== add r2 back: a new slot with the removed one's address"
+write_conf "10.77.0.11:7400, 10.77.0.13:7400, 10.77.0.12:7400" shard1
+hup 0.2
+for _ in $(seq 1 50); do
+	[ "$(grep -c "replica 10.77.0.12:7400 caught up" "$TOPO_DIR/agent.log")" -ge 1 ] && break
+	sleep 0.1
+done
+it_ok_grep "r2 caught up again in its new slot" "replica 10.77.0.12:7400 caught up"
+cli "${TOPO_VIPS[0]}" SET after-readd 1 >/dev/null
+it_eq "r2 gets writes again" "1" "$(rget r2 6379 after-readd)"
+write_conf "10.77.0.11:7400, 10.77.0.13:7400" shard1
+hup
 
 echo "== a broken file changes nothing"
 cp "$conf" "$conf.good"
