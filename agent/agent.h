@@ -24,8 +24,6 @@ enum replica_state {
 	REPLICA_REMOVED = 5,	 /* taken out of shards.yaml (SIGHUP); slot kept */
 };
 
-const char *replica_state_name(enum replica_state s);
-
 struct replica_rt {
 	enum replica_state state;
 	uint32_t epoch;	      /* from its last PONG */

@@ -21,8 +21,7 @@ static int64_t mono_ms(void)
 
 const char *agent_state_name(unsigned state)
 {
-	/* The names replica_state_name() (membership.c) logs, without needing
-	 * the membership code (dalio-ctl links this file, not that one). */
+	/* One table for the agent's logs, metrics and dalio-ctl. */
 	static const char *const names[] = {
 		[REPLICA_JOINING] = "joining", [REPLICA_CATCHING_UP] = "catching-up",
 		[REPLICA_IN_SYNC] = "in-sync", [REPLICA_SUSPECTED] = "suspected",

@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 
 #include "agent.h"
+#include "agent_state.h"
 #include "dalio/codec.h"
 #include "log.h"
 #include "membership.h"
@@ -41,14 +42,6 @@ static struct {
 	struct member m[DALIO_MAX_SHARDS][DALIO_MAX_REPLICAS];
 } ms;
 
-const char *replica_state_name(enum replica_state s)
-{
-	static const char *const names[] = {"joining",	 "catching-up", "in-sync",
-					    "suspected", "failed",	"removed"};
-
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
-}
-
 static void set_state(struct agent *a, unsigned si, unsigned r, enum replica_state st, int64_t now)
 {
 	struct replica_rt *rt = &a->shards[si].rep[r];
@@ -56,8 +49,8 @@ static void set_state(struct agent *a, unsigned si, unsigned r, enum replica_sta
 	if (rt->state == st)
 		return;
 	log_info("shard %u: replica %s: %s -> %s", a->cfg.shards[si].id,
-		 a->cfg.shards[si].replicas[r].addr, replica_state_name(rt->state),
-		 replica_state_name(st));
+		 a->cfg.shards[si].replicas[r].addr, agent_state_name(rt->state),
+		 agent_state_name(st));
 	rt->state = st;
 	rt->since_ms = now;
 }
