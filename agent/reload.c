@@ -9,6 +9,7 @@
 #include "agent.h"
 #include "log.h"
 #include "membership.h"
+#include "probe.h"
 #include "reload.h"
 #include "retransmit.h"
 
@@ -24,13 +25,9 @@ static int find_shard(const struct agent *a, unsigned id)
 
 static int find_replica(const struct agent *a, unsigned si, const struct dalio_replica_def *rd)
 {
-	const struct dalio_shard_def *s = &a->cfg.shards[si];
+	struct sockaddr_in sa = replica_sockaddr(rd);
 
-	for (unsigned r = 0; r < s->n_replicas; r++)
-		if (a->shards[si].rep[r].state != REPLICA_REMOVED && s->replicas[r].ip == rd->ip &&
-		    s->replicas[r].port == rd->port)
-			return (int)r;
-	return -1;
+	return membership_replica_of(a, si, &sa);
 }
 
 static int same_shard(const struct dalio_shard_def *x, const struct dalio_shard_def *y)
