@@ -103,6 +103,16 @@ const char *dalio_type_name(unsigned type)
 		[DALIO_T_READ] = "READ",       [DALIO_T_READ_REPLY] = "READ_REPLY",
 		[DALIO_T_PING] = "PING",       [DALIO_T_PONG] = "PONG",
 		[DALIO_T_REPLAY] = "REPLAY",   [DALIO_T_NACK] = "NACK",
+		[DALIO_T_SYNC] = "SYNC",
+		[DALIO_T_PREPARE] = "PREPARE",
+		[DALIO_T_PREPARE_OK] = "PREPARE_OK",
+		[DALIO_T_COMMIT] = "COMMIT",
+		[DALIO_T_START_VIEW_CHANGE] = "START_VIEW_CHANGE",
+		[DALIO_T_DO_VIEW_CHANGE] = "DO_VIEW_CHANGE",
+		[DALIO_T_START_VIEW] = "START_VIEW",
+		[DALIO_T_GET_LOG] = "GET_LOG",
+		[DALIO_T_LOG_ENTRY] = "LOG_ENTRY",
+		[DALIO_T_LB_HEARTBEAT] = "LB_HEARTBEAT",
 	};
 	return type < DALIO_T_MAX && names[type] ? names[type] : "UNKNOWN";
 }
