@@ -2,7 +2,7 @@
 AGENT_CONFIG_SRCS := agent/config.c
 # Shared by the agent and dalio-ctl: map snapshots, saved agent state, formatting.
 AGENT_VIEW_SRCS := agent/lbstate.c agent/agent_state.c agent/metrics_fmt.c agent/log.c
-AGENT_SRCS := agent/main.c agent/loop.c agent/membership.c agent/retransmit.c agent/reload.c \
+AGENT_SRCS := agent/main.c agent/loop.c agent/membership.c agent/retransmit.c agent/vr.c agent/reload.c \
 	agent/datapath.c agent/probe.c agent/shardmap.c agent/route.c agent/adopt.c agent/metrics.c \
 	$(AGENT_VIEW_SRCS) $(AGENT_CONFIG_SRCS)
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)

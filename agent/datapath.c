@@ -647,6 +647,7 @@ void datapath_maps(const struct datapath *dp, struct datapath_maps *out)
 	out->dirty_map = bpf_map__fd(dp->lb->maps.dirty_map);
 	out->stats_map = bpf_map__fd(dp->lb->maps.stats_map);
 	out->payload_ring = bpf_map__fd(dp->lb->maps.payload_ring);
+	out->client_map = bpf_map__fd(dp->lb->maps.client_map);
 	out->payload_slots = dp->payload_slots;
 }
 

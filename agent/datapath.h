@@ -30,6 +30,7 @@ extern int libbpf_quiet;
 /* Map file descriptors for the agent's writers and readers. */
 struct datapath_maps {
 	int vip_map, replica_map, shard_state, pending_ring, dirty_map, stats_map, payload_ring;
+	int client_map;
 	unsigned payload_slots; /* payload_ring entries: (max shard id + 1) rings */
 };
 /* Entries of the payload ring for cfg's shards. */

@@ -34,8 +34,12 @@
 #include "retransmit.h"
 #include "route.h"
 #include "shardmap.h"
+#include "vr.h"
 
 #define DEFAULT_WAIT_S 10
+/* vr: how long the first probe waits for every replica before the view
+ * change, which itself waits (up to --wait) only for f+1. */
+#define VR_PROBE_MS 500
 /* Exit status after SIGUSR2: the data path was left serving for the next
  * agent (dalio-agent.service restarts on it). */
 #define EXIT_HANDOVER 75
@@ -88,6 +92,48 @@ static int libxdp_log(enum libxdp_print_level level, const char *fmt, va_list ap
 	return vfprintf(stderr, fmt, ap);
 }
 
+/*
+ * vr: always a new view (docs/vr.md): the maps are rebuilt from f+1 replicas'
+ * logs, never re-adopted, then the view is installed and announced.
+ */
+static int bring_up_vr(const struct dalio_config *cfg, const struct dalio_shard_def *s,
+		       const struct datapath_maps *maps, struct replica_probe *probes,
+		       uint32_t min_view, int wait_ms)
+{
+	struct shard_plan plan = {0};
+	struct vr_view v;
+	char err[512];
+	int n = 0;
+
+	for (unsigned i = 0; i < s->n_replicas; i++)
+		if (probes[i].answered)
+			route_resolve_replica(cfg, s, i, &probes[i]);
+	if (vr_view_change(s, maps, min_view, wait_ms, &v, err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	plan.epoch = v.view;
+	plan.applied = v.commit;
+	for (unsigned i = 0; i < s->n_replicas; i++) {
+		/* A recovering replica (V7) joins through membership's SYNC. */
+		if (!probes[i].answered || !probes[i].have_mac || (v.recovering & (1u << i)))
+			continue;
+		plan.write_mask |= 1u << i;
+		plan.read_mask |= 1u << i;
+		n++;
+	}
+	if (shard_install(maps, s, probes, &plan, err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	vr_start_view(s, &v);
+	log_info("shard %u (%s), vr mode, view %u, next op %llu, commit %llu: %d of %u replicas "
+		 "in the sets (quorum %u)",
+		 s->id, s->name, v.view, (unsigned long long)v.head + 1,
+		 (unsigned long long)v.commit, n, s->n_replicas, s->n_replicas / 2 + 1);
+	return 0;
+}
+
 /* Finds the replicas, opens a new epoch on them, programs the shard. */
 int agent_bring_up_shard(const struct dalio_config *cfg, const struct dalio_shard_def *s,
 			 const struct datapath_maps *maps, int wait_ms)
@@ -103,7 +149,10 @@ int agent_bring_up_shard(const struct dalio_config *cfg, const struct dalio_shar
 	int n;
 
 	inet_ntop(AF_INET, &s->vip, vip, sizeof(vip));
-	n = probe_replicas(s, 0, wait_ms, probes, err, sizeof(err));
+	/* vr needs f+1, not all: the view change waits for them. */
+	n = probe_replicas(
+		s, 0, s->mode == DALIO_MODE_VR && wait_ms > VR_PROBE_MS ? VR_PROBE_MS : wait_ms,
+		probes, err, sizeof(err));
 	if (n < 0) {
 		log_error("shard %u (%s): %s", s->id, s->name, err);
 		return -1;
@@ -113,6 +162,8 @@ int agent_bring_up_shard(const struct dalio_config *cfg, const struct dalio_shar
 			epoch = probes[i].epoch;
 	if (bpf_map_lookup_elem(maps->vip_map, &vk, &old) == 0 && old.epoch > epoch)
 		epoch = old.epoch;
+	if (s->mode == DALIO_MODE_VR)
+		return bring_up_vr(cfg, s, maps, probes, epoch, wait_ms);
 	/* Live state in the maps (restart): keep its epoch, sets and sequencer. */
 	adopted = adopt_lookup(maps, s, probes, &ad);
 	if (adopted < 0) {

@@ -18,6 +18,7 @@
 #include "membership.h"
 #include "probe.h"
 #include "route.h"
+#include "vr.h"
 
 /* Agent-private per-replica bookkeeping (what others may read is in
  * struct replica_rt). */
@@ -266,9 +267,12 @@ static void evaluate(struct agent *a, unsigned si, unsigned r, int64_t now)
 		break;
 	case REPLICA_JOINING:
 	case REPLICA_FAILED:
-		/* M5: it answers and has adopted this epoch: bring it back. */
+		/* M5: it answers and has adopted this epoch: bring it back. A vr
+		 * replica takes a view only from the view's leader messages, which
+		 * it gets once it is catching up (join_mask). */
 		if (rt->last_pong_ms > rt->since_ms && silence <= c->heartbeat_ms + rt->rtt_ms &&
-		    rt->epoch == a->shards[si].epoch)
+		    (rt->epoch == a->shards[si].epoch ||
+		     (a->cfg.shards[si].mode == DALIO_MODE_VR && rt->epoch <= a->shards[si].epoch)))
 			start_catch_up(a, si, r, now);
 		break;
 	case REPLICA_REMOVED:
@@ -314,7 +318,10 @@ static void on_tick(void *arg, int64_t now)
 					      .shard = (uint16_t)s->id,
 					      .epoch = a->shards[si].epoch,
 					      .client_id = ms.cid,
-					      .request_id = ++ms.rid};
+					      .request_id = ++ms.rid,
+					      /* vr: n(v), for a replica that missed
+					       * START_VIEW (docs/vr.md) */
+					      .seq = s->mode == DALIO_MODE_VR ? vr_head(s->id) : 0};
 
 			evaluate(a, si, r, now);
 			ms.m[si][r].ping_ms = now;

@@ -114,6 +114,11 @@ static const struct stat_family stat_families[] = {
 	 "Replica NACKs (requests for missing writes) the data path passed to the agent.",
 	 NULL,
 	 {{NULL, DALIO_STAT_NACKS, NO_STAT}}},
+	{"dalio_commits_total",
+	 "vr mode: COMMITs the data path sent to the replica whose PREPARE_OK completed a "
+	 "quorum (it then executes the op and returns its result).",
+	 NULL,
+	 {{NULL, DALIO_STAT_COMMITS, NO_STAT}}},
 	{"dalio_refused_total",
 	 "Requests answered with a retryable refusal: busy (pending ring slot or client table "
 	 "full, or lost the race for the sequencer), no_replica (empty write or read set).",

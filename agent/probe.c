@@ -21,7 +21,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int open_socket(uint32_t vip, char *err, size_t errlen)
+int probe_socket(uint32_t vip, char *err, size_t errlen)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = vip};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -84,7 +84,7 @@ int probe_replicas(const struct dalio_shard_def *s, uint32_t epoch, int timeout_
 {
 	int64_t deadline = now_ms() + timeout_ms, next_send = 0;
 	uint64_t cid = 0, rid = 0;
-	int fd = open_socket(s->vip, err, errlen), answered = 0;
+	int fd = probe_socket(s->vip, err, errlen), answered = 0;
 
 	if (fd < 0)
 		return -1;

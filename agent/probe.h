@@ -33,6 +33,10 @@ struct replica_probe {
 int probe_replicas(const struct dalio_shard_def *s, uint32_t epoch, int timeout_ms,
 		   struct replica_probe *out, char *err, size_t errlen);
 
+/* A blocking UDP socket bound to VIP:0 (answers to it pass the data path),
+ * or -1 with err saying how to assign the VIP. */
+int probe_socket(uint32_t vip, char *err, size_t errlen);
+
 /* The UDP address of replica rd. */
 struct sockaddr_in replica_sockaddr(const struct dalio_replica_def *rd);
 

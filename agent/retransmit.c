@@ -32,6 +32,7 @@ struct retx_slot {
 struct retx_shard {
 	int fd; /* bound to VIP:port: re-sends leave from it, NACKs arrive on it */
 	struct retx_slot *slots;
+	uint64_t commit_sent; /* vr: the last commit number sent in a COMMIT */
 };
 
 static struct {
@@ -122,7 +123,9 @@ static void scan_shard(struct agent *a, unsigned si, int64_t now)
 		start = p->start_ns;
 		need = p->need & cfg.write_mask;
 		acked = p->acked;
-		if (!need)
+		/* vr waits for a quorum of the write set: every member that has
+		 * not PREPARE_OKed is missing (docs/vr.md L2). */
+		if (!need || cfg.mode == DALIO_MODE_VR)
 			need = cfg.write_mask;
 		if (rs[i].seq != seq) { /* a new write in this slot */
 			rs[i].seq = seq;
@@ -132,7 +135,9 @@ static void scan_shard(struct agent *a, unsigned si, int64_t now)
 		if (now < rs[i].next_ns)
 			continue;
 		missing = need & ~acked;
-		if (!missing) {
+		if (!missing && cfg.mode == DALIO_MODE_VR) {
+			/* the set shrank below a quorum: nothing to re-send */
+		} else if (!missing) {
 			/* M4: everyone still needed has acked, but the write is
 			 * pending: its set shrank. One repeated ACK completes it. */
 			uint32_t from = acked & cfg.write_mask;
@@ -152,15 +157,50 @@ static void scan_shard(struct agent *a, unsigned si, int64_t now)
 	}
 }
 
+/*
+ * vr (docs/vr.md L5): replicas learn the commit number from the next PREPARE;
+ * when none follows, an explicit COMMIT carries it to every replica the data
+ * path sends PREPAREs to.
+ */
+static void send_commit(struct agent *a, unsigned si)
+{
+	const struct dalio_shard_def *s = &a->cfg.shards[si];
+	struct dalio_shard_state st;
+	struct dalio_shard_cfg cfg;
+	uint32_t key = s->id;
+	uint8_t buf[sizeof(struct dalio_hdr)];
+	struct dalio_msg m = {.type = DALIO_T_COMMIT, .shard = (uint16_t)s->id};
+	long len;
+
+	if (s->mode != DALIO_MODE_VR || shard_masks(a, si, &cfg) ||
+	    bpf_map_lookup_elem(a->maps.shard_state, &key, &st) ||
+	    st.max_completed <= rx.shard[si].commit_sent)
+		return;
+	m.epoch = cfg.epoch;
+	m.stamp = st.max_completed;
+	len = dalio_encode(&m, buf, sizeof(buf), NULL);
+	for (unsigned r = 0; r < s->n_replicas && len > 0; r++) {
+		struct sockaddr_in to = replica_sockaddr(&s->replicas[r]);
+
+		if ((cfg.write_mask | cfg.join_mask) & (1u << r))
+			sendto(rx.shard[si].fd, buf, (size_t)len, 0, (struct sockaddr *)&to,
+			       sizeof(to));
+	}
+	rx.shard[si].commit_sent = st.max_completed;
+}
+
 static void on_tick(void *arg, int64_t now_ms)
 {
 	struct agent *a = arg;
 	int64_t now = mono_ns();
 
 	(void)now_ms;
-	for (unsigned si = 0; si < a->cfg.n_shards; si++)
-		if (!a->shards[si].removed)
-			scan_shard(a, si, now);
+	for (unsigned si = 0; si < a->cfg.n_shards; si++) {
+		if (a->shards[si].removed)
+			continue;
+		scan_shard(a, si, now);
+		send_commit(a, si);
+	}
 }
 
 /* R4: a replica asks for writes seq..stamp. */

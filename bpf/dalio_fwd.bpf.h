@@ -168,7 +168,8 @@ static __always_inline int fwd_devmap_egress(struct xdp_md *ctx, __u32 egress_if
 	if (parse_udp(data, data_end, &p) || parse_dalio(data_end, &p))
 		return XDP_PASS;
 	tag = bpf_ntohs(p.dh->reserved);
-	if (p.dh->type != DALIO_T_WRITE || (tag & FWD_TAG_MASK) != FWD_MASK_TAG)
+	if ((p.dh->type != DALIO_T_WRITE && p.dh->type != DALIO_T_PREPARE) ||
+	    (tag & FWD_TAG_MASK) != FWD_MASK_TAG)
 		return XDP_PASS; /* not a broadcast copy */
 	shard = bpf_ntohs(p.dh->shard);
 	if (shard >= DALIO_MAX_SHARDS)

@@ -98,11 +98,16 @@ long dalio_encode(const struct dalio_msg *m, void *buf, size_t cap, const char *
 const char *dalio_type_name(unsigned type)
 {
 	static const char *const names[DALIO_T_MAX] = {
-		[DALIO_T_REQUEST] = "REQUEST", [DALIO_T_REPLY] = "REPLY",
-		[DALIO_T_WRITE] = "WRITE",     [DALIO_T_ACK] = "ACK",
-		[DALIO_T_READ] = "READ",       [DALIO_T_READ_REPLY] = "READ_REPLY",
-		[DALIO_T_PING] = "PING",       [DALIO_T_PONG] = "PONG",
-		[DALIO_T_REPLAY] = "REPLAY",   [DALIO_T_NACK] = "NACK",
+		[DALIO_T_REQUEST] = "REQUEST",
+		[DALIO_T_REPLY] = "REPLY",
+		[DALIO_T_WRITE] = "WRITE",
+		[DALIO_T_ACK] = "ACK",
+		[DALIO_T_READ] = "READ",
+		[DALIO_T_READ_REPLY] = "READ_REPLY",
+		[DALIO_T_PING] = "PING",
+		[DALIO_T_PONG] = "PONG",
+		[DALIO_T_REPLAY] = "REPLAY",
+		[DALIO_T_NACK] = "NACK",
 		[DALIO_T_SYNC] = "SYNC",
 		[DALIO_T_PREPARE] = "PREPARE",
 		[DALIO_T_PREPARE_OK] = "PREPARE_OK",

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * dalio_lb: the LB's XDP data path (pb mode).
+ * dalio_lb: the LB's XDP data path (pb mode, and vr mode's leader data path).
  *
  * For packets to a configured VIP:port it
  *   - sequences writes (per-shard counter under the shard lock), records them
@@ -12,6 +12,9 @@
  *     completes a write into the client's reply;
  *   - stamps reads and forwards them to one replica, and rewrites the replica's
  *     answer back to the client.
+ * In vr mode (docs/vr.md) writes go out as PREPARE with the commit number, a
+ * write commits on f+1 PREPARE_OKs, and the PREPARE_OK that completes the
+ * quorum is turned around into a COMMIT asking its sender for the result (L4).
  * Everything else passes untouched. Invariants: docs/lb-datapath.md.
  */
 #include "vmlinux.h"
@@ -24,6 +27,26 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
+/*
+ * Per-CPU scratch for the checksum snapshot of a rewrite: the program's stack
+ * (512 bytes) cannot hold one per inlined rewrite. XDP runs to completion on
+ * one CPU, and each rewrite takes and uses its snapshot before the next. No
+ * state: not pinned.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pkt_snapshot);
+} snapshot_map SEC(".maps");
+
+static __always_inline struct pkt_snapshot *snapshot_scratch(void)
+{
+	__u32 k = 0;
+
+	return bpf_map_lookup_elem(&snapshot_map, &k);
+}
+
 #define RING_MASK   (DALIO_RING_SIZE - 1)
 #define DIRTY_MASK  (DALIO_DIRTY_BUCKETS - 1)
 #define SEQ_RETRIES 4
@@ -31,12 +54,14 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Turns the packet around to its sender with a status (nothing else changes). */
 static __always_inline int reply_status(struct dalio_pkt *p, __u8 status)
 {
-	struct pkt_snapshot old;
+	struct pkt_snapshot *old = snapshot_scratch();
 	__u8 mac[6];
 	__be32 addr;
 	__be16 port;
 
-	snapshot_take(&old, p, 1);
+	if (!old)
+		return XDP_DROP;
+	snapshot_take(old, p, 1);
 	__builtin_memcpy(mac, p->eth->h_source, 6);
 	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, 6);
 	__builtin_memcpy(p->eth->h_dest, mac, 6);
@@ -48,7 +73,34 @@ static __always_inline int reply_status(struct dalio_pkt *p, __u8 status)
 	p->udp->dest = port;
 	p->dh->type = DALIO_T_REPLY;
 	p->dh->status = status;
-	csum_fix(p, &old, 1);
+	csum_fix(p, old, 1);
+	return XDP_TX;
+}
+
+/*
+ * vr (docs/vr.md L4): turns the PREPARE_OK that completed a quorum around into
+ * COMMIT(seq, commit number) to its sender.
+ */
+static __always_inline int commit_to_sender(struct dalio_pkt *p, __u32 epoch, __u64 commit)
+{
+	struct pkt_snapshot *old = snapshot_scratch();
+	__u8 mac[6];
+
+	if (!old)
+		return XDP_DROP;
+	snapshot_take(old, p, 1);
+	__builtin_memcpy(mac, p->eth->h_source, 6);
+	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, 6);
+	__builtin_memcpy(p->eth->h_dest, mac, 6);
+	p->ip->saddr = old->daddr;
+	p->ip->daddr = old->saddr;
+	p->udp->source = old->dport;
+	p->udp->dest = old->sport;
+	p->dh->type = DALIO_T_COMMIT;
+	p->dh->status = DALIO_S_OK;
+	p->dh->epoch = bpf_htonl(epoch);
+	p->dh->stamp = bpf_cpu_to_be64(commit);
+	csum_fix(p, old, 1);
 	return XDP_TX;
 }
 
@@ -58,17 +110,19 @@ static __always_inline int reply_status(struct dalio_pkt *p, __u8 status)
  */
 static __always_inline int to_client(struct dalio_pkt *p)
 {
-	struct pkt_snapshot old;
+	struct pkt_snapshot *old = snapshot_scratch();
 
-	snapshot_take(&old, p, 1);
+	if (!old)
+		return XDP_DROP;
+	snapshot_take(old, p, 1);
 	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, 6);
 	__builtin_memcpy(p->eth->h_dest, p->dh->origin_mac, 6);
-	p->ip->saddr = old.daddr;
+	p->ip->saddr = old->daddr;
 	p->ip->daddr = p->dh->origin_ip;
-	p->udp->source = old.dport;
+	p->udp->source = old->dport;
 	p->udp->dest = p->dh->origin_port;
 	p->dh->type = DALIO_T_REPLY;
-	csum_fix(p, &old, 1);
+	csum_fix(p, old, 1);
 	return fwd_to_client(p);
 }
 
@@ -88,13 +142,21 @@ static __always_inline int replica_index(const struct dalio_pkt *p,
 	return -1;
 }
 
-/* The n-th (modulo its population) set bit of mask, or -1 if mask is empty. */
-static __always_inline int nth_bit(__u32 mask, __u32 n)
+/* Set bits of a replica mask. */
+static __always_inline __u32 mask_count(__u32 mask)
 {
 	__u32 count = 0;
 
 	for (int i = 0; i < DALIO_MAX_REPLICAS; i++)
 		count += (mask >> i) & 1;
+	return count;
+}
+
+/* The n-th (modulo its population) set bit of mask, or -1 if mask is empty. */
+static __always_inline int nth_bit(__u32 mask, __u32 n)
+{
+	__u32 count = mask_count(mask);
+
 	if (!count)
 		return -1;
 	n %= count;
@@ -162,35 +224,48 @@ static __always_inline void keep_payload(struct xdp_md *ctx, const struct dalio_
 	WRITE_ONCE(pl->seq, seq);
 }
 
+/* The shard's commit number (vr: every op <= it is committed, docs/vr.md L3). */
+static __always_inline __u64 commit_number(__u32 shard)
+{
+	struct dalio_shard_state *ss = bpf_map_lookup_elem(&shard_state, &shard);
+
+	return ss ? READ_ONCE(ss->max_completed) : 0;
+}
+
 /*
- * Rewrites the request into WRITE `seq` from the VIP and hands it to tc with
- * metadata naming the replicas (mask) that get a copy; in devmap mode it is
- * broadcast with the mask in the frame instead (bpf/dalio_fwd.bpf.h). A fresh
- * write (keep) is also kept in the payload ring.
+ * Rewrites the request into WRITE `seq` (vr: PREPARE `seq` carrying the commit
+ * number) from the VIP and hands it to tc with metadata naming the replicas
+ * (mask) that get a copy; in devmap mode it is broadcast with the mask in the
+ * frame instead (bpf/dalio_fwd.bpf.h). A fresh write (keep) is also kept in
+ * the payload ring.
  */
 static __always_inline int send_write(struct xdp_md *ctx, struct dalio_pkt *p,
 				      const struct dalio_shard_cfg *cfg, __u64 seq, __u32 mask,
 				      int keep)
 {
-	struct pkt_snapshot old;
+	struct pkt_snapshot *old = snapshot_scratch();
 	struct dalio_meta *meta;
 	void *data;
 
-	snapshot_take(&old, p, 1);
-	p->dh->type = DALIO_T_WRITE;
+	int vr = cfg->mode == DALIO_MODE_VR;
+
+	if (!old)
+		return XDP_DROP;
+	snapshot_take(old, p, 1);
+	p->dh->type = vr ? DALIO_T_PREPARE : DALIO_T_WRITE;
 	p->dh->shard = bpf_htons((__u16)cfg->shard);
 	p->dh->epoch = bpf_htonl(cfg->epoch);
 	p->dh->seq = bpf_cpu_to_be64(seq);
-	p->dh->stamp = 0;
-	p->dh->origin_ip = old.saddr;
-	p->dh->origin_port = old.sport;
+	p->dh->stamp = vr ? bpf_cpu_to_be64(commit_number(cfg->shard)) : 0;
+	p->dh->origin_ip = old->saddr;
+	p->dh->origin_port = old->sport;
 	__builtin_memcpy(p->dh->origin_mac, p->eth->h_source, 6);
 	p->dh->replica = 0;
 	p->dh->status = 0;
 	p->dh->reserved = 0;
-	p->ip->saddr = old.daddr; /* copies leave from the VIP */
-	p->udp->source = old.dport;
-	csum_fix(p, &old, 1);
+	p->ip->saddr = old->daddr; /* copies leave from the VIP */
+	p->udp->source = old->dport;
+	csum_fix(p, old, 1);
 	if (keep)
 		keep_payload(ctx, p, cfg->shard, seq);
 	if (fwd_fanout_devmap())
@@ -218,31 +293,33 @@ static __always_inline int forward_to_replica(struct dalio_pkt *p,
 					      struct dalio_stats *st)
 {
 	struct dalio_replica *rep = pick < 0 ? NULL : replica_lookup(cfg->shard, (__u32)pick);
-	struct pkt_snapshot old;
+	struct pkt_snapshot *old = snapshot_scratch();
 
 	if (!rep || !rep->valid) {
 		stat_inc(st, DALIO_STAT_REFUSED_NOREP);
 		return reply_status(p, DALIO_S_NO_REPLICA);
 	}
-	snapshot_take(&old, p, 1);
+	if (!old)
+		return XDP_DROP;
+	snapshot_take(old, p, 1);
 	p->dh->type = type;
 	p->dh->shard = bpf_htons((__u16)cfg->shard);
 	p->dh->epoch = bpf_htonl(cfg->epoch);
 	p->dh->seq = bpf_cpu_to_be64(seq);
 	p->dh->stamp = bpf_cpu_to_be64(stamp);
-	p->dh->origin_ip = old.saddr;
-	p->dh->origin_port = old.sport;
+	p->dh->origin_ip = old->saddr;
+	p->dh->origin_port = old->sport;
 	__builtin_memcpy(p->dh->origin_mac, p->eth->h_source, 6);
 	p->dh->replica = (__u8)pick;
 	p->dh->status = 0;
 	p->dh->reserved = 0;
 	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, 6);
 	__builtin_memcpy(p->eth->h_dest, rep->mac, 6);
-	p->ip->saddr = old.daddr;
+	p->ip->saddr = old->daddr;
 	p->ip->daddr = rep->ip;
-	p->udp->source = old.dport;
+	p->udp->source = old->dport;
 	p->udp->dest = rep->port;
-	csum_fix(p, &old, 1);
+	csum_fix(p, old, 1);
 	return fwd_to_replica(p, rep);
 }
 
@@ -462,10 +539,34 @@ static __always_inline int handle_request(struct xdp_md *ctx, struct dalio_pkt *
 	return handle_read(p, cfg, dirty, st);
 }
 
+/*
+ * Whether the acks in `acked` complete a write: pb (docs/lb-datapath.md) waits
+ * for every replica of `need` still in the write set (the whole current write
+ * set if all of those left); vr (docs/vr.md L2) for `quorum` PREPARE_OKs of
+ * write-set members.
+ */
+static __always_inline int acks_complete(const struct dalio_shard_cfg *cfg, __u32 need, __u32 acked)
+{
+	__u32 write_mask = cfg->write_mask;
+
+	if (cfg->mode == DALIO_MODE_VR)
+		return cfg->quorum && mask_count(acked & write_mask) >= cfg->quorum;
+	need &= write_mask;
+	if (!need)
+		need = write_mask;
+	return need && (acked & need) == need;
+}
+
+/*
+ * An ACK (pb) or PREPARE_OK (vr) of write seq from a configured replica. The
+ * ack that completes the write is turned into the client's reply (pb), or
+ * around into a COMMIT asking its sender for the op's result (vr, L4).
+ */
 static __always_inline int handle_ack(struct dalio_pkt *p, const struct dalio_shard_cfg *cfg,
 				      struct dalio_stats *st)
 {
-	__u32 shard = cfg->shard, write_mask = cfg->write_mask, idx, bit;
+	__u32 shard = cfg->shard, idx, bit;
+	__u64 commit = 0;
 	struct dalio_shard_state *ss = bpf_map_lookup_elem(&shard_state, &shard);
 	__u64 seq = bpf_be64_to_cpu(p->dh->seq);
 	struct dalio_pending *slot;
@@ -495,18 +596,15 @@ static __always_inline int handle_ack(struct dalio_pkt *p, const struct dalio_sh
 	    shard * DALIO_DIRTY_BUCKETS + (slot->bucket & DIRTY_MASK) != idx) {
 		stale = 1;
 	} else {
-		/* Wait only for replicas still in the write set: a failed one
-		 * leaves it (docs/membership.md). If all that were needed have
-		 * left, the current set's ack is enough: each of them applies in
-		 * seq order. A duplicate ack can complete the write when the
-		 * set shrank after the first one: the agent asks for it. */
-		__u32 need = slot->need & write_mask;
-
-		if (!need)
-			need = write_mask;
+		/* pb waits only for replicas still in the write set: a failed
+		 * one leaves it (docs/membership.md). If all that were needed
+		 * have left, the current set's ack is enough: each of them
+		 * applies in seq order. A duplicate ack can complete the write
+		 * when the set shrank after the first one: the agent asks for
+		 * it. */
 		dup = (slot->acked & bit) != 0;
 		slot->acked |= bit;
-		if (need && (slot->acked & need) == need) {
+		if (acks_complete(cfg, slot->need, slot->acked)) {
 			/* Completion order matters to lock-free readers: raise
 			 * max_completed before the key can look clean. */
 			slot->state = DALIO_SLOT_FREE;
@@ -516,6 +614,7 @@ static __always_inline int handle_ack(struct dalio_pkt *p, const struct dalio_sh
 				dirty->pending--;
 			if (ss->in_flight)
 				ss->in_flight--;
+			commit = ss->max_completed;
 			complete = 1;
 		}
 	}
@@ -528,8 +627,27 @@ static __always_inline int handle_ack(struct dalio_pkt *p, const struct dalio_sh
 	stat_inc(st, dup ? DALIO_STAT_ACKS_DUP : DALIO_STAT_ACKS);
 	if (!complete)
 		return XDP_DROP;
+	if (cfg->mode == DALIO_MODE_VR) {
+		/* The sender holds every op <= seq (V3): it can execute through
+		 * seq now and answer with the result (an ACK, forwarded below). */
+		stat_inc(st, DALIO_STAT_COMMITS);
+		return commit_to_sender(p, cfg->epoch, commit);
+	}
 	stat_inc(st, DALIO_STAT_REPLIES);
 	p->dh->status = DALIO_S_OK;
+	return to_client(p);
+}
+
+/* A replica's answer (READ_REPLY, or in vr the ACK with an executed op's
+ * result) goes to the client named in it, if it comes from a replica. */
+static __always_inline int replica_answer(struct dalio_pkt *p, const struct dalio_shard_cfg *cfg,
+					  struct dalio_stats *st)
+{
+	if (replica_index(p, cfg) < 0) {
+		stat_inc(st, DALIO_STAT_DROP_NOT_REPLICA);
+		return XDP_DROP;
+	}
+	stat_inc(st, DALIO_STAT_REPLIES);
 	return to_client(p);
 }
 
@@ -543,6 +661,7 @@ int dalio_lb(struct xdp_md *ctx)
 	struct dalio_stats *st;
 	struct dalio_pkt p = {};
 	__u32 shard;
+	__u8 type;
 
 	if (parse_udp(data, data_end, &p))
 		return XDP_PASS;
@@ -558,18 +677,21 @@ int dalio_lb(struct xdp_md *ctx)
 		stat_inc(st, DALIO_STAT_DROP_MALFORMED);
 		return XDP_DROP;
 	}
-	switch (p.dh->type) {
+	/* vr: a PREPARE_OK is counted like pb's ACK, and an ACK carries an
+	 * executed op's result to its client like a READ_REPLY. Mapped first so
+	 * that each handler is inlined once (the stack is nearly full). */
+	type = p.dh->type;
+	if (cfg->mode == DALIO_MODE_VR && type == DALIO_T_ACK)
+		type = DALIO_T_READ_REPLY;
+	else if (type == DALIO_T_PREPARE_OK)
+		type = cfg->mode == DALIO_MODE_VR ? DALIO_T_ACK : 0;
+	switch (type) {
 	case DALIO_T_REQUEST:
 		return handle_request(ctx, &p, cfg, st, data_end);
 	case DALIO_T_ACK:
 		return handle_ack(&p, cfg, st);
 	case DALIO_T_READ_REPLY:
-		if (replica_index(&p, cfg) < 0) {
-			stat_inc(st, DALIO_STAT_DROP_NOT_REPLICA);
-			return XDP_DROP;
-		}
-		stat_inc(st, DALIO_STAT_REPLIES);
-		return to_client(&p);
+		return replica_answer(&p, cfg, st);
 	case DALIO_T_NACK:
 		/* The agent re-sends the missing writes from the payload ring. */
 		if (replica_index(&p, cfg) < 0) {
@@ -579,9 +701,10 @@ int dalio_lb(struct xdp_md *ctx)
 		stat_inc(st, DALIO_STAT_NACKS);
 		return XDP_PASS;
 	default:
-		stat_inc(st, DALIO_STAT_DROP_MALFORMED);
-		return XDP_DROP;
+		break;
 	}
+	stat_inc(st, DALIO_STAT_DROP_MALFORMED);
+	return XDP_DROP;
 }
 
 /* Devmap egress: makes each broadcast copy of a write the copy for the replica

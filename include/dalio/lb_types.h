@@ -46,7 +46,8 @@ struct dalio_shard_cfg {
 	__u32 join_mask;  /* catching-up replicas: get every write, not waited for */
 	__u8 mode;	  /* DALIO_MODE_* */
 	__u8 n_replicas;  /* valid entries in replica_map for this shard */
-	__u16 pad;
+	__u8 quorum;	  /* vr: PREPARE_OKs of write_mask members that commit (f+1) */
+	__u8 pad;
 };
 
 /* replica_map[shard * DALIO_MAX_REPLICAS + i]: where replica i lives. */
@@ -100,7 +101,7 @@ struct dalio_pending {
 	__u64 client_id;
 	__u64 request_id;
 	__u64 start_ns;
-	__u32 acked; /* replicas whose ack has arrived */
+	__u32 acked; /* replicas whose ack (vr: PREPARE_OK) has arrived */
 	__u32 need;  /* replicas that must ack (write_mask when sequenced) */
 	__u32 bucket;
 	__u32 state;	   /* enum dalio_slot_state */
@@ -178,6 +179,7 @@ enum dalio_stat {
 	DALIO_STAT_RETRY_STALE,	     /* retries of a request older than the last */
 	DALIO_STAT_RETRY_MISMATCH,   /* request id reused with other content */
 	DALIO_STAT_NACKS,	     /* replica NACKs passed up to the agent */
+	DALIO_STAT_COMMITS,	     /* vr: COMMITs sent to the replica completing a quorum */
 	DALIO_STAT_MAX
 };
 

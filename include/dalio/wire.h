@@ -38,15 +38,15 @@ enum dalio_type {
 	DALIO_T_NACK = 10,	/* replica -> LB (agent): writes seq..stamp are missing */
 	DALIO_T_SYNC = 11,	/* agent -> replica: copy the dataset from origin (Redis) */
 	/* vr mode (docs/vr.md): epoch is the view, seq the op number. */
-	DALIO_T_PREPARE = 12,	       /* LB -> replica: log op seq; stamp = commit number */
-	DALIO_T_PREPARE_OK = 13,       /* replica -> LB: ops <= seq are in my view-epoch log */
-	DALIO_T_COMMIT = 14,	       /* LB -> replica: stamp = commit number; seq: reply for it */
+	DALIO_T_PREPARE = 12,	 /* LB -> replica: log op seq; stamp = commit number */
+	DALIO_T_PREPARE_OK = 13, /* replica -> LB: ops <= seq are in my view-epoch log */
+	DALIO_T_COMMIT = 14,	 /* LB -> replica: stamp = commit number; seq: reply for it */
 	DALIO_T_START_VIEW_CHANGE = 15, /* agent -> replica: stop view < epoch, report your log */
-	DALIO_T_DO_VIEW_CHANGE = 16,   /* replica -> agent: seq = op, stamp = commit, ... */
-	DALIO_T_START_VIEW = 17,       /* agent -> replica: view epoch begins, log head seq */
-	DALIO_T_GET_LOG = 18,	       /* agent -> replica: send log entries seq..stamp */
-	DALIO_T_LOG_ENTRY = 19,	       /* replica -> agent: one log entry (a PREPARE's content) */
-	DALIO_T_LB_HEARTBEAT = 20,     /* active agent -> standby agent: I am alive */
+	DALIO_T_DO_VIEW_CHANGE = 16,	/* replica -> agent: seq = op, stamp = commit, ... */
+	DALIO_T_START_VIEW = 17,	/* agent -> replica: view epoch begins, log head seq */
+	DALIO_T_GET_LOG = 18,		/* agent -> replica: send log entries seq..stamp */
+	DALIO_T_LOG_ENTRY = 19,		/* replica -> agent: one log entry (a PREPARE's content) */
+	DALIO_T_LB_HEARTBEAT = 20,	/* active agent -> standby agent: I am alive */
 	DALIO_T_MAX
 };
 

@@ -450,6 +450,129 @@ static void test_acks_complete_write_exactly_once(void **state)
 	assert_int_equal(get_stat(fx, DALIO_STAT_REPLIES), 1);
 }
 
+/* vr mode (docs/vr.md): the shard's cfg with quorum f+1 = 2 of 3. */
+static void set_vr(struct fixture *fx, uint32_t write_mask)
+{
+	struct dalio_vip_key vk = {.vip = ip4(VIP), .port = htons(VPORT)};
+	struct dalio_shard_cfg cfg = {.shard = SHARD,
+				      .epoch = 9,
+				      .write_mask = write_mask,
+				      .read_mask = 0x7,
+				      .mode = DALIO_MODE_VR,
+				      .n_replicas = NREP,
+				      .quorum = 2};
+
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx->skel->maps.vip_map), &vk, &cfg, 0), 0);
+}
+
+/* Sends a write in vr mode; returns its op number, checks the PREPARE. */
+static uint64_t do_prepare(struct fixture *fx, const char *key, uint64_t rid, uint64_t commit,
+			   struct frame *out)
+{
+	struct frame in;
+	uint32_t meta_len;
+	struct dalio_hdr *h;
+
+	make_request(&in, 1, key, rid);
+	assert_int_equal(run(fx, &in, out, &meta_len), XDP_PASS);
+	assert_int_equal(meta_len, sizeof(struct dalio_meta));
+	h = frame_dalio(out);
+	assert_int_equal(h->type, DALIO_T_PREPARE);
+	assert_int_equal(be32toh(h->epoch), 9);
+	assert_int_equal(be64toh(h->stamp), commit); /* L1: the commit number rides along */
+	assert_int_equal(h->origin_ip, ip4(CLIENT));
+	assert_checksums_valid(out);
+	return be64toh(h->seq);
+}
+
+static void test_vr_quorum_commit_turnaround_and_result(void **state)
+{
+	struct fixture *fx = *state;
+	struct frame w1, w2, w3, ok, out;
+	uint32_t meta_len;
+	struct dalio_hdr *h;
+
+	set_vr(fx, 0x7);
+	assert_int_equal(do_prepare(fx, "k1", 11, 0, &w1), 1);
+	assert_int_equal(do_prepare(fx, "k2", 12, 0, &w2), 2);
+	/* one PREPARE_OK is not a quorum; a spoofed one never counts */
+	make_answer(&ok, &w1, DALIO_T_PREPARE_OK, rep_ip[0], rep_port);
+	assert_int_equal(run(fx, &ok, &out, &meta_len), XDP_DROP);
+	assert_int_equal(run(fx, &ok, &out, &meta_len), XDP_DROP); /* duplicate */
+	make_answer(&ok, &w1, DALIO_T_PREPARE_OK, "10.77.0.66", rep_port);
+	assert_int_equal(run(fx, &ok, &out, &meta_len), XDP_DROP);
+	assert_int_equal(get_stat(fx, DALIO_STAT_DROP_NOT_REPLICA), 1);
+	assert_int_equal(get_state(fx).max_completed, 0);
+	assert_int_equal(get_dirty(fx, "k1").pending, 1);
+	/* f+1 = 2: the second replica's PREPARE_OK commits op 1 and goes back to
+	 * it as COMMIT(seq 1, commit 1) (L4) */
+	make_answer(&ok, &w1, DALIO_T_PREPARE_OK, rep_ip[1], rep_port);
+	assert_int_equal(run(fx, &ok, &out, &meta_len), XDP_TX);
+	h = frame_dalio(&out);
+	assert_int_equal(h->type, DALIO_T_COMMIT);
+	assert_int_equal(be64toh(h->seq), 1);
+	assert_int_equal(be64toh(h->stamp), 1);
+	assert_int_equal(be32toh(h->epoch), 9);
+	assert_int_equal(frame_ip(&out)->saddr, ip4(VIP));
+	assert_int_equal(frame_ip(&out)->daddr, ip4(rep_ip[1]));
+	assert_int_equal(ntohs(frame_udp(&out)->source), VPORT);
+	assert_int_equal(ntohs(frame_udp(&out)->dest), rep_port);
+	assert_checksums_valid(&out);
+	assert_int_equal(get_state(fx).max_completed, 1);
+	assert_int_equal(get_state(fx).in_flight, 1);
+	assert_int_equal(get_dirty(fx, "k1").pending, 0);
+	assert_int_equal(get_stat(fx, DALIO_STAT_COMMITS), 1);
+	/* the third PREPARE_OK is late: stale, no second COMMIT */
+	make_answer(&ok, &w1, DALIO_T_PREPARE_OK, rep_ip[2], rep_port);
+	assert_int_equal(run(fx, &ok, &out, &meta_len), XDP_DROP);
+	assert_int_equal(get_stat(fx, DALIO_STAT_ACKS_STALE), 1);
+	assert_int_equal(get_stat(fx, DALIO_STAT_COMMITS), 1);
+	/* the next PREPARE carries commit 1 */
+	assert_int_equal(do_prepare(fx, "k3", 13, 1, &w3), 3);
+	/* the executed result (ACK) goes to the client from the VIP */
+	make_answer(&ok, &w1, DALIO_T_ACK, rep_ip[1], rep_port);
+	assert_int_equal(run(fx, &ok, &out, &meta_len), XDP_TX);
+	h = frame_dalio(&out);
+	assert_int_equal(h->type, DALIO_T_REPLY);
+	assert_int_equal(be64toh(h->request_id), 11);
+	assert_int_equal(frame_ip(&out)->saddr, ip4(VIP));
+	assert_int_equal(frame_ip(&out)->daddr, ip4(CLIENT));
+	assert_memory_equal(((struct ethhdr *)out.buf)->h_dest, client_mac, 6);
+	assert_checksums_valid(&out);
+	make_answer(&ok, &w1, DALIO_T_ACK, "10.77.0.66", rep_port);
+	assert_int_equal(run(fx, &ok, &out, &meta_len), XDP_DROP);
+	/* L2: only write-set members count. With replica 2 out of the write set,
+	 * replica 0 and 2 together are not a quorum for op 2. */
+	set_vr(fx, 0x3);
+	make_answer(&ok, &w2, DALIO_T_PREPARE_OK, rep_ip[0], rep_port);
+	assert_int_equal(run(fx, &ok, &out, &meta_len), XDP_DROP);
+	make_answer(&ok, &w2, DALIO_T_PREPARE_OK, rep_ip[2], rep_port);
+	assert_int_equal(run(fx, &ok, &out, &meta_len), XDP_DROP);
+	assert_int_equal(get_state(fx).max_completed, 1);
+	make_answer(&ok, &w2, DALIO_T_PREPARE_OK, rep_ip[1], rep_port);
+	assert_int_equal(run(fx, &ok, &out, &meta_len), XDP_TX);
+	assert_int_equal(get_state(fx).max_completed, 2);
+}
+
+static void test_vr_messages_refused_in_pb_mode(void **state)
+{
+	struct fixture *fx = *state;
+	struct frame w, ok, out;
+	uint32_t meta_len;
+
+	assert_int_equal(do_write(fx, "k1", 11, &w), 1);
+	/* a PREPARE_OK to a pb shard is not an ack */
+	make_answer(&ok, &w, DALIO_T_PREPARE_OK, rep_ip[0], rep_port);
+	assert_int_equal(run(fx, &ok, &out, &meta_len), XDP_DROP);
+	make_answer(&ok, &w, DALIO_T_PREPARE_OK, rep_ip[1], rep_port);
+	assert_int_equal(run(fx, &ok, &out, &meta_len), XDP_DROP);
+	make_answer(&ok, &w, DALIO_T_PREPARE_OK, rep_ip[2], rep_port);
+	assert_int_equal(run(fx, &ok, &out, &meta_len), XDP_DROP);
+	assert_int_equal(get_stat(fx, DALIO_STAT_ACKS), 0);
+	assert_int_equal(get_stat(fx, DALIO_STAT_DROP_MALFORMED), 3);
+	assert_int_equal(get_state(fx).max_completed, 0);
+}
+
 static void test_clean_read_stamped_and_round_robin(void **state)
 {
 	struct fixture *fx = *state;
@@ -857,6 +980,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writes_get_increasing_seqs_and_mark_dirty,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acks_complete_write_exactly_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_vr_quorum_commit_turnaround_and_result, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_vr_messages_refused_in_pb_mode, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_clean_read_stamped_and_round_robin, setup,
 						teardown),

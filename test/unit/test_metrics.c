@@ -187,8 +187,9 @@ static void test_values(void **state)
 		  100 + DALIO_STAT_RETRY_STALE);
 	stat_line(out, "dalio_write_retries_total{" U3 ",result=\"mismatch\"} %d",
 		  100 + DALIO_STAT_RETRY_MISMATCH);
-	/* a stat added after NACKS needs a series (and a line here) */
-	assert_int_equal(DALIO_STAT_NACKS, DALIO_STAT_MAX - 1);
+	stat_line(out, "dalio_commits_total{" U3 "} %d", 100 + DALIO_STAT_COMMITS);
+	/* a stat added after COMMITS needs a series (and a line here) */
+	assert_int_equal(DALIO_STAT_COMMITS, DALIO_STAT_MAX - 1);
 	has_line(out, "dalio_shard_failovers_total{" U3 "} 4");
 	/* replicas */
 	has_line(out, "dalio_replica_state{" R0 ",state=\"in-sync\"} 1");
