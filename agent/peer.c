@@ -215,7 +215,7 @@ int peer_start_standby(void)
 		pr.check_timer = 1;
 	}
 	pr.role = PEER_STANDBY;
-	log_info("standby: watching active LB %s:%u (taking over after %u ms without a "
+	log_info("standby: watching active LB %s:%u (takeover after %u ms without a "
 		 "heartbeat)",
 		 pr.peer_str, pr.cfg->peer_port, pr.cfg->peer_timeout_ms);
 	return 0;
