@@ -54,6 +54,9 @@ struct agent {
 	int state_fd;		 /* pinned agent_state map (agent_state.h), -1 if none */
 	int handover;		 /* SIGUSR2: exit leaving the data path serving */
 	struct metrics *metrics; /* HTTP endpoint (metrics.h), NULL when off */
+	int standby;		 /* --standby: waiting for lb.peer to go silent (peer.h) */
+	int attached;		 /* datapath_attach done */
+	int active;		 /* agent_activate done: shards installed, membership running */
 	/* Indexed like cfg.shards (position in the file, not shard id). */
 	struct shard_rt shards[DALIO_MAX_SHARDS];
 };
@@ -61,5 +64,18 @@ struct agent {
 /* main.c: finds s's replicas, opens a new epoch on them, installs the shard. */
 int agent_bring_up_shard(const struct dalio_config *cfg, const struct dalio_shard_def *s,
 			 const struct datapath_maps *maps, int wait_ms);
+
+/*
+ * main.c: makes this agent the one serving cfg's shards: brings every shard up
+ * (agent_bring_up_shard: probe the replicas, open a new epoch, install the
+ * maps; needs the VIPs on this host), attaches the data path if it is not yet
+ * (a normal start attaches after installing the shards, a standby before),
+ * starts membership and retransmission and the agent-state timer. Called once,
+ * from main() at a normal start or from the standby's takeover. 0, or -1 with
+ * a message in err (the caller exits: a half-activated agent is not usable).
+ */
+int agent_activate(struct agent *a, int wait_ms, char *err, size_t errlen);
+/* main.c: highest epoch (view) among the shards this agent serves. */
+uint32_t agent_highest_epoch(const struct agent *a);
 
 #endif /* DALIO_AGENT_AGENT_H */

@@ -4,6 +4,7 @@ AGENT_CONFIG_SRCS := agent/config.c
 AGENT_VIEW_SRCS := agent/lbstate.c agent/agent_state.c agent/metrics_fmt.c agent/log.c
 AGENT_SRCS := agent/main.c agent/loop.c agent/membership.c agent/retransmit.c agent/vr.c agent/reload.c \
 	agent/datapath.c agent/probe.c agent/shardmap.c agent/route.c agent/adopt.c agent/metrics.c \
+	agent/peer.c agent/vip.c \
 	$(AGENT_VIEW_SRCS) $(AGENT_CONFIG_SRCS)
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)
 
@@ -45,3 +46,10 @@ $(BUILD)/test_adopt: $(BUILD)/san/test/unit/test_adopt.o $(BUILD)/san/agent/adop
 		$(BUILD)/san/agent/log.o $(AGENT_CONFIG_SRCS:%.c=$(BUILD)/san/%.o)
 	$(CC) $(SAN_FLAGS) $^ -o $@ -lcmocka -lyaml $(LIBBPF_LIBS)
 UNIT_TESTS += $(BUILD)/test_adopt
+
+# The standby's takeover timing (peer_watch: pure, no sockets).
+$(BUILD)/san/test/unit/test_peer.o: USER_CFLAGS += -Iagent
+$(BUILD)/test_peer: $(BUILD)/san/test/unit/test_peer.o $(BUILD)/san/agent/peer.o \
+		$(BUILD)/san/agent/loop.o $(BUILD)/san/agent/log.o $(COMMON_SAN_OBJS)
+	$(CC) $(SAN_FLAGS) $^ -o $@ -lcmocka
+UNIT_TESTS += $(BUILD)/test_peer

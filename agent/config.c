@@ -23,6 +23,7 @@
 #define DEFAULT_SUSPECT_AFTER 3
 #define DEFAULT_FAIL_AFTER    6
 #define MAX_HEARTBEAT_MS      60000
+#define MIN_PEER_TIMEOUT_MS   50
 #define PATH_LEN	      64
 
 struct ctx {
@@ -306,15 +307,19 @@ enum {
 	LB_SUSPECT_AFTER,
 	LB_FAIL_AFTER,
 	LB_FANOUT,
-	LB_METRICS
+	LB_METRICS,
+	LB_PEER,
+	LB_PEER_TIMEOUT_MS,
+	LB_MANAGE_VIP
 };
-static const char *const lb_fields[] = {"interface",	"xdp_mode",	 "pin_path",
-					"heartbeat_ms", "suspect_after", "fail_after",
-					"fanout",	"metrics",	 NULL};
+static const char *const lb_fields[] = {
+	"interface", "xdp_mode", "pin_path", "heartbeat_ms",	"suspect_after", "fail_after",
+	"fanout",    "metrics",	 "peer",     "peer_timeout_ms", "manage_vip",	 NULL};
 
 /* Nodes of the lb section that cross-field checks point at. */
 struct lb_state {
 	yaml_node_t *fanout_node;
+	yaml_node_t *peer_node, *peer_timeout_node;
 };
 
 static bool valid_ifname(const char *s)
@@ -358,6 +363,33 @@ static int metrics_addr(struct ctx *c, yaml_node_t *v, const char *path)
 		return fail(c, v, path, "expected a port number 1-65535 after ':', got '%s'", q);
 	c->cfg->metrics_ip = a.s_addr;
 	c->cfg->metrics_port = (uint16_t)port;
+	return 0;
+}
+
+/* lb.peer: "IP:PORT" of the other LB's control port (LB failover). */
+static int peer_addr(struct ctx *c, yaml_node_t *v, const char *path)
+{
+	static const char what[] = "IP:PORT of the other LB (e.g. 10.0.0.9:7390)";
+	const char *s = scalar(c, v, path, what);
+	char buf[32], q[64];
+	unsigned long port;
+	uint32_t ip;
+	char *colon;
+
+	if (!s)
+		return -1;
+	quote_value(q, sizeof(q), s, 40);
+	colon = strrchr(s, ':');
+	if (strlen(s) >= sizeof(buf) || !colon || strchr(s, ':') != colon)
+		return fail(c, v, path, "expected %s, got '%s'", what, q);
+	memcpy(buf, s, (size_t)(colon - s));
+	buf[colon - s] = '\0';
+	if (ipv4(c, v, path, buf, &ip))
+		return -1;
+	if (parse_uint(colon + 1, 1, 65535, &port))
+		return fail(c, v, path, "expected a port number 1-65535 after ':', got '%s'", q);
+	c->cfg->peer_ip = ip;
+	c->cfg->peer_port = (uint16_t)port;
 	return 0;
 }
 
@@ -425,6 +457,29 @@ static int lb_field(struct ctx *c, int idx, yaml_node_t *v, const char *path, vo
 		return 0;
 	case LB_METRICS:
 		return metrics_addr(c, v, path);
+	case LB_PEER:
+		st->peer_node = v;
+		return peer_addr(c, v, path);
+	case LB_PEER_TIMEOUT_MS:
+		if (number(c, v, path, "a number of milliseconds 50-60000", MIN_PEER_TIMEOUT_MS,
+			   MAX_HEARTBEAT_MS, &num))
+			return -1;
+		cfg->peer_timeout_ms = (unsigned)num;
+		st->peer_timeout_node = v;
+		return 0;
+	case LB_MANAGE_VIP:
+		s = scalar(c, v, path, "true or false");
+		if (!s)
+			return -1;
+		if (strcmp(s, "true") == 0) {
+			cfg->manage_vip = 1;
+		} else if (strcmp(s, "false") == 0) {
+			cfg->manage_vip = 0;
+		} else {
+			quote_value(q, sizeof(q), s, 40);
+			return fail(c, v, path, "expected true or false, got '%s'", q);
+		}
+		return 0;
 	case LB_FANOUT:
 		s = scalar(c, v, path, "tc or devmap");
 		if (!s)
@@ -455,6 +510,13 @@ static int lb_section(struct ctx *c, yaml_node_t *v, const char *path)
 		return fail(c, st.fanout_node, fpath,
 			    "devmap fan-out needs native XDP (xdp_mode: native); with xdp_mode: "
 			    "skb use fanout: tc");
+	}
+	/* The standby must not take over between two heartbeats of a live peer. */
+	if (c->cfg->peer_ip && c->cfg->peer_timeout_ms < 2 * c->cfg->heartbeat_ms) {
+		join(fpath, path, st.peer_timeout_node ? "peer_timeout_ms" : "peer");
+		return fail(c, st.peer_timeout_node ? st.peer_timeout_node : st.peer_node, fpath,
+			    "peer_timeout_ms (%u) must be at least twice heartbeat_ms (%u)",
+			    c->cfg->peer_timeout_ms, c->cfg->heartbeat_ms);
 	}
 	return 0;
 }
@@ -758,6 +820,8 @@ static int parse_buffer(const char *buf, size_t len, const char *name, struct da
 	cfg->fail_after = DEFAULT_FAIL_AFTER;
 	cfg->metrics_ip = htonl(INADDR_LOOPBACK);
 	cfg->metrics_port = DALIO_CFG_DEFAULT_METRICS_PORT;
+	cfg->peer_timeout_ms = DALIO_CFG_DEFAULT_PEER_TIMEOUT_MS;
+	cfg->manage_vip = 1;
 
 	if (!yaml_parser_initialize(&parser))
 		return fail_at(&c, 1, 1, NULL, "out of memory");

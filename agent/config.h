@@ -15,6 +15,8 @@
 #define DALIO_CFG_DEFAULT_PIN_PATH "/sys/fs/bpf/dalio"
 /* lb.metrics default: the agent's HTTP endpoint (Prometheus) on loopback. */
 #define DALIO_CFG_DEFAULT_METRICS_PORT 9464
+/* lb.peer_timeout_ms default. */
+#define DALIO_CFG_DEFAULT_PEER_TIMEOUT_MS 500
 
 enum dalio_xdp_mode { DALIO_XDP_NATIVE = 0, DALIO_XDP_SKB = 1 };
 /* lb.fanout: how a write reaches every replica (values of lb_types.h's DALIO_FANOUT_*). */
@@ -50,6 +52,11 @@ struct dalio_config {
 	enum dalio_fanout_mode fanout; /* lb.fanout: tc|devmap, default tc */
 	uint32_t metrics_ip;	       /* lb.metrics address (network order), default 127.0.0.1 */
 	uint16_t metrics_port;	       /* lb.metrics port (host order), default 9464; 0 = off */
+	/* LB failover (docs/vr.md): the other LB, both configs name each other. */
+	uint32_t peer_ip;	  /* lb.peer address (network order); 0 = no peer */
+	uint16_t peer_port;	  /* lb.peer control port (host order), also our own */
+	unsigned peer_timeout_ms; /* lb.peer_timeout_ms: silence before taking over, default 500 */
+	int manage_vip; /* lb.manage_vip: add VIPs + gratuitous ARP on takeover, default 1 */
 	unsigned n_shards;
 	struct dalio_shard_def shards[DALIO_MAX_SHARDS];
 };

@@ -29,11 +29,13 @@
 #include "loop.h"
 #include "membership.h"
 #include "metrics.h"
+#include "peer.h"
 #include "probe.h"
 #include "reload.h"
 #include "retransmit.h"
 #include "route.h"
 #include "shardmap.h"
+#include "vip.h"
 #include "vr.h"
 
 #define DEFAULT_WAIT_S 10
@@ -57,10 +59,14 @@ static void usage(FILE *out)
 		"  -w, --wait SECONDS  how long to wait for replicas to answer at start (default "
 		"%d)\n"
 		"  -k, --keep-maps     leave the pinned maps in bpffs on exit (default: remove)\n"
+		"  -s, --standby       start as the standby LB: attach the data path with no "
+		"shard,\n"
+		"                      take over when lb.peer goes silent (vr mode)\n"
 		"  -v, --verbose       log libbpf/libxdp details and per-replica probing\n"
 		"  -h, --help          this text\n"
 		"\n"
-		"Each shard's VIP must be assigned to this host (ip addr add VIP/32 dev IF).\n"
+		"Each shard's VIP must be assigned to this host (ip addr add VIP/32 dev IF);\n"
+		"a --standby agent adds them itself when it takes over (lb.manage_vip).\n"
 		"Stop with SIGINT or SIGTERM: the programs are detached and the maps unpinned.\n"
 		"SIGUSR2 exits (status 75) leaving the data path serving; a new agent, like one\n"
 		"restarted after SIGKILL or a crash, re-adopts the running programs and maps\n"
@@ -219,6 +225,111 @@ static void save_state(void *arg, int64_t now_ms)
 		log_warn("cannot save the agent state: %s", strerror(errno));
 }
 
+int agent_activate(struct agent *a, int wait_ms, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	for (unsigned i = 0; i < a->cfg.n_shards; i++)
+		if (agent_bring_up_shard(&a->cfg, &a->cfg.shards[i], &a->maps, wait_ms))
+			return -1; /* logged */
+	if (!a->attached) {
+		if (datapath_attach(a->dp, err, errlen))
+			return -1;
+		a->attached = 1;
+		if (datapath_replaced_xdp_id(a->dp))
+			log_info("replaced the running XDP program (id %u) and tc filter in place",
+				 datapath_replaced_xdp_id(a->dp));
+	}
+	if (membership_init(a, err, errlen) || retransmit_init(a, err, errlen))
+		return -1;
+	/* Membership starts every replica afresh from the installed sets; the
+	 * counters carry on from what the previous agent saved. */
+	agent_state_restore_counters(a);
+	agent_state_save(a);
+	if (loop_add_timer(&a->loop, 1000, save_state, a)) {
+		snprintf(err, errlen, "cannot add a timer: %s", strerror(errno));
+		return -1;
+	}
+	a->active = 1;
+	log_info("serving %u shard(s) on %s (%s XDP); pinned maps in %s/%s", a->cfg.n_shards,
+		 a->cfg.interface, a->cfg.xdp_mode == DALIO_XDP_SKB ? "skb" : "native",
+		 a->cfg.pin_path, a->cfg.interface);
+	return 0;
+}
+
+uint32_t agent_highest_epoch(const struct agent *a)
+{
+	uint32_t e = 0;
+
+	for (unsigned i = 0; i < a->cfg.n_shards; i++)
+		if (!a->shards[i].removed && a->shards[i].epoch > e)
+			e = a->shards[i].epoch;
+	return e;
+}
+
+/* ---- LB failover (peer.h, docs/vr.md "LB failover") ---- */
+
+static int takeover_wait_ms; /* --wait, for the shards' bring-up on takeover */
+static int takeover_failed;
+
+static uint32_t peer_epoch(void *arg)
+{
+	return agent_highest_epoch(arg);
+}
+
+/* The active LB went silent: VIPs, then the shards, then our own heartbeats. */
+static void on_takeover(void *arg, int64_t silent_ms)
+{
+	struct agent *a = arg;
+	char err[1024];
+
+	(void)silent_ms;
+	a->standby = 0;
+	err[0] = '\0';
+	if (a->cfg.manage_vip && vip_takeover(&a->cfg, err, sizeof(err)))
+		goto fail;
+	if (agent_activate(a, takeover_wait_ms, err, sizeof(err)))
+		goto fail;
+	if (peer_start_active()) {
+		snprintf(err, sizeof(err), "cannot start the heartbeat timer: %s", strerror(errno));
+		goto fail;
+	}
+	log_info("takeover done: this LB is now active");
+	return;
+fail:
+	if (err[0])
+		log_error("takeover failed: %s", err);
+	else
+		log_error("takeover failed");
+	takeover_failed = 1;
+	loop_stop(&a->loop);
+}
+
+/* Standby: the data path runs with no shard (vip_map empty: XDP passes
+ * everything) until the takeover installs them. */
+static int start_standby(struct agent *a, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < a->cfg.n_shards; i++) {
+		const struct dalio_shard_def *s = &a->cfg.shards[i];
+		struct dalio_vip_key vk = {.vip = s->vip, .port = htons(s->port)};
+
+		if (bpf_map_delete_elem(a->maps.vip_map, &vk) == 0)
+			log_warn("standby: shard %u (%s) was installed in the pinned maps: removed "
+				 "until takeover",
+				 s->id, s->name);
+	}
+	if (datapath_attach(a->dp, err, errlen))
+		return -1;
+	a->attached = 1;
+	if (peer_start_standby()) {
+		snprintf(err, errlen, "cannot add the standby timer: %s", strerror(errno));
+		return -1;
+	}
+	log_info("standby: data path attached to %s with no shard (everything passes); %u "
+		 "shard(s) to serve on takeover",
+		 a->cfg.interface, a->cfg.n_shards);
+	return 0;
+}
+
 static void on_signal(void *arg, int fd)
 {
 	struct agent *a = arg;
@@ -227,6 +338,11 @@ static void on_signal(void *arg, int fd)
 	if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return;
 	if (si.ssi_signo == SIGHUP) {
+		if (a->standby) {
+			log_info("SIGHUP: standby: the configuration is read at takeover; restart "
+				 "the agent to change it");
+			return;
+		}
 		agent_reload(a);
 		return;
 	}
@@ -244,13 +360,17 @@ static void on_signal(void *arg, int fd)
 static int parse_args(int argc, char **argv, struct agent *a, int *wait_s)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"wait", required_argument, NULL, 'w'},
-		{"keep-maps", no_argument, NULL, 'k'},	  {"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'},
+		{"wait", required_argument, NULL, 'w'},
+		{"keep-maps", no_argument, NULL, 'k'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"standby", no_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:w:kvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:w:kvhs", opts, NULL)) != -1) {
 		char *end;
 
 		switch (c) {
@@ -272,6 +392,9 @@ static int parse_args(int argc, char **argv, struct agent *a, int *wait_s)
 			break;
 		case 'v':
 			log_verbose = 1;
+			break;
+		case 's':
+			a->standby = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -304,6 +427,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dalio-agent: %s\n", err);
 		return 2;
 	}
+	if (a.standby && !a.cfg.peer_ip) {
+		fprintf(stderr,
+			"dalio-agent: --standby needs lb.peer (the active LB's IP:PORT) in %s: "
+			"without it there is nothing to watch and nobody to take over from\n",
+			a.config_path);
+		return 2;
+	}
+	takeover_wait_ms = wait_s * 1000;
 	libbpf_set_print(libbpf_log);
 	libxdp_set_print(libxdp_log);
 
@@ -327,6 +458,12 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
+	if (a.cfg.peer_ip &&
+	    peer_init(&a.loop, &a.cfg, peer_epoch, on_takeover, &a, err, sizeof(err))) {
+		log_error("%s", err);
+		metrics_stop(&a);
+		return 1;
+	}
 	a.dp = datapath_load(&a.cfg, err, sizeof(err));
 	if (!a.dp) {
 		log_error("%s", err);
@@ -342,39 +479,26 @@ int main(int argc, char **argv)
 			 datapath_replaced_xdp_id(a.dp) ? "a running data path"
 							: "pinned maps (no program attached)",
 			 a.cfg.pin_path, a.cfg.interface, agent_state_load(&a));
-	for (unsigned i = 0; i < a.cfg.n_shards; i++)
-		if (agent_bring_up_shard(&a.cfg, &a.cfg.shards[i], &a.maps, wait_s * 1000))
-			goto out;
-	if (datapath_attach(a.dp, err, sizeof(err))) {
-		log_error("%s", err);
+	if (a.standby ? start_standby(&a, err, sizeof(err))
+		      : agent_activate(&a, wait_s * 1000, err, sizeof(err))) {
+		if (err[0])
+			log_error("%s", err);
 		goto out;
 	}
-	if (datapath_replaced_xdp_id(a.dp))
-		log_info("replaced the running XDP program (id %u) and tc filter in place",
-			 datapath_replaced_xdp_id(a.dp));
-	if (membership_init(&a, err, sizeof(err)) || retransmit_init(&a, err, sizeof(err))) {
-		log_error("%s", err);
+	if (!a.standby && a.cfg.peer_ip && peer_start_active()) {
+		log_error("cannot start the LB heartbeat timer: %s", strerror(errno));
 		goto out;
 	}
-	/* Membership starts every replica afresh from the installed sets; the
-	 * counters carry on from what the previous agent saved. */
-	agent_state_restore_counters(&a);
-	agent_state_save(&a);
-	if (loop_add_timer(&a.loop, 1000, save_state, &a)) {
-		log_error("cannot add a timer: %s", strerror(errno));
-		goto out;
-	}
-	log_info("serving %u shard(s) on %s (%s XDP); pinned maps in %s/%s", a.cfg.n_shards,
-		 a.cfg.interface, a.cfg.xdp_mode == DALIO_XDP_SKB ? "skb" : "native",
-		 a.cfg.pin_path, a.cfg.interface);
 	if (loop_run(&a.loop)) {
 		log_error("event loop: %s", strerror(errno));
 		goto out;
 	}
-	rc = a.handover ? EXIT_HANDOVER : 0;
+	rc = takeover_failed ? 1 : a.handover ? EXIT_HANDOVER : 0;
 out:
+	peer_close();
 	retransmit_close(&a);
-	agent_state_save(&a);
+	if (!a.standby)
+		agent_state_save(&a);
 	agent_state_close(&a);
 	metrics_stop(&a);
 	if (a.handover || (rc && datapath_adopted(a.dp))) {
@@ -384,6 +508,7 @@ out:
 		datapath_release(a.dp);
 	} else {
 		datapath_destroy(a.dp, !a.keep_maps);
+		vip_release(&a.cfg); /* only the VIPs a takeover added */
 	}
 	loop_close(&a.loop);
 	close(sfd);

@@ -8,6 +8,7 @@
 #   <P>-r2 10.77.0.12 --+   each replica host runs, per shard s (0, 1),
 #   <P>-r3 10.77.0.13 --+   redis-server on :6379+s (all addresses: SYNC copies) and dalio-replica on :7400+s
 #
+# Opt-in: a standby LB <P>-lb2 10.77.0.9 on the same bridge (topo_up_standby).
 # This matches shards.yaml. Every namespace name starts with a prefix unique to
 # the run; topo_down kills only the PIDs started here and deletes the namespaces.
 # Traffic stays inside these namespaces.
@@ -266,6 +267,77 @@ topo_start_agent() {
 	return 1
 }
 
+# ---- opt-in standby LB (LB failover, docs/vr.md) ----
+#
+#   <P>-lb2 10.77.0.9 --+-- br0 in <P>-br     (no VIP until it takes over)
+#
+# topo_up_standby (after topo_up) adds a second LB on the same bridge. Its agent
+# runs with --standby, pins under $TOPO_PIN-lb2, and logs to $TOPO_DIR/agent-lb2.log.
+# topo_peer_configs writes both agents' configs, each with lb.peer naming the other.
+TOPO_LB2_ADDR=$TOPO_SUBNET.9
+TOPO_LB_ADDR=$TOPO_SUBNET.10
+TOPO_PEER_PORT=7390
+
+topo_up_standby() {
+	_topo_host lb2 lb0 "$TOPO_LB2_ADDR" || return 1
+	# XDP_TX on a veth only delivers when the peer runs XDP too.
+	ip -n "$(topo_ns br)" link set dev p-lb2 xdp obj "$TOPO_BUILD/bpf/xdp_pass.bpf.o" sec xdp
+	topo_log "standby LB up: $(topo_ns lb2) ($TOPO_LB2_ADDR, no VIP)"
+}
+
+# _topo_lb_yaml CONFIG PIN PEER OUT: CONFIG with lb.pin_path PIN and lb.peer
+# PEER (IP:PORT) first in its lb section (replacing any pin_path/peer given).
+_topo_lb_yaml() {
+	sed -E -e '/^[[:space:]]+(pin_path|peer):/d' \
+		-e "s|^lb:[[:space:]]*\$|lb:\n  pin_path: $2\n  peer: $3|" "$1" >"$4"
+}
+
+# topo_peer_configs CONFIG [EXTRA_LB_YAML]: writes $TOPO_DIR/agent-lb.yaml (the
+# active LB: pin_path TOPO_PIN, peer lb2) and $TOPO_DIR/agent-lb2.yaml (the
+# standby: pin_path TOPO_PIN-lb2, peer lb) from CONFIG, whose lb section must be
+# a block mapping. EXTRA_LB_YAML (e.g. "peer_timeout_ms: 300") is added to both.
+topo_peer_configs() {
+	local extra=${2:-} f
+	_topo_lb_yaml "$1" "$TOPO_PIN" "$TOPO_LB2_ADDR:$TOPO_PEER_PORT" "$TOPO_DIR/agent-lb.yaml"
+	_topo_lb_yaml "$1" "$TOPO_PIN-lb2" "$TOPO_LB_ADDR:$TOPO_PEER_PORT" "$TOPO_DIR/agent-lb2.yaml"
+	if [ -n "$extra" ]; then
+		for f in "$TOPO_DIR/agent-lb.yaml" "$TOPO_DIR/agent-lb2.yaml"; do
+			sed -i -E "s|^lb:[[:space:]]*\$|lb:\n  $extra|" "$f"
+		done
+	fi
+}
+
+# topo_start_standby_agent [CONFIG] [LOG]: runs dalio-agent --standby in
+# <P>-lb2 (config default $TOPO_DIR/agent-lb2.yaml from topo_peer_configs; log
+# in $TOPO_DIR/LOG, default agent-lb2.log) and waits (bounded) until it stands
+# by. TOPO_PID_agent_lb2 is its PID.
+topo_start_standby_agent() {
+	local config=${1:-$TOPO_DIR/agent-lb2.yaml} log=$TOPO_DIR/${2:-agent-lb2.log} i
+	# nsenter execs the agent: the PID is the agent's own.
+	topo_bg agent_lb2 "$log" nsenter --net="/run/netns/$(topo_ns lb2)" \
+		"$TOPO_BUILD/dalio-agent" --config "$config" --wait 10 --standby
+	for i in $(seq 1 150); do
+		if grep -q "standby: watching" "$log"; then
+			return 0
+		fi
+		if ! kill -0 "$TOPO_PID_agent_lb2" 2>/dev/null; then
+			topo_log "standby dalio-agent exited:"
+			cat "$log" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	topo_log "standby dalio-agent did not come up:"
+	cat "$log" >&2
+	return 1
+}
+
+# topo_lb_link_down [LB]: fences an LB (default lb, the active one): its lb0
+# goes down, so it neither hears nor reaches anyone.
+topo_lb_link_down() {
+	ip -n "$(topo_ns "${1:-lb}")" link set lb0 down
+}
+
 # topo_forget_pid PID: PID is gone (killed and reaped here): never signal it again.
 topo_forget_pid() {
 	local i
@@ -358,7 +430,7 @@ topo_down() {
 	TOPO_NS=()
 	# This run's pins (maps of an agent that was killed, or never unpinned).
 	case "${TOPO_PIN:-}" in
-	/sys/fs/bpf/dalio-?*) rm -rf "$TOPO_PIN" ;;
+	/sys/fs/bpf/dalio-?*) rm -rf "$TOPO_PIN" "$TOPO_PIN-lb2" ;;
 	esac
 	if [ -n "${TOPO_KEEP_LOGS:-}" ]; then
 		topo_log "logs kept in $TOPO_DIR"

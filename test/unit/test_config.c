@@ -295,6 +295,41 @@ static void test_metrics_off(void **state)
 	assert_int_equal(cfg.metrics_port, 1);
 }
 
+static void test_peer(void **state)
+{
+	(void)state;
+	/* Absent: no peer, defaults for the rest. */
+	parse_ok("lb: {interface: lb0}\n"
+		 "shards: [{id: 0, vip: 10.0.0.1, port: 1, replicas: [10.0.0.2:1]}]\n");
+	assert_int_equal(cfg.peer_ip, 0);
+	assert_int_equal(cfg.peer_port, 0);
+	assert_int_equal(cfg.peer_timeout_ms, DALIO_CFG_DEFAULT_PEER_TIMEOUT_MS);
+	assert_int_equal(cfg.peer_timeout_ms, 500);
+	assert_int_equal(cfg.manage_vip, 1);
+	parse_ok("lb:\n  interface: lb0\n  peer: 10.77.0.9:7390\n"
+		 "shards: [{id: 0, vip: 10.0.0.1, port: 1, replicas: [10.0.0.2:1]}]\n");
+	assert_int_equal(cfg.peer_ip, ip("10.77.0.9"));
+	assert_int_equal(cfg.peer_port, 7390);
+	assert_int_equal(cfg.peer_timeout_ms, 500);
+	assert_int_equal(cfg.manage_vip, 1);
+	parse_ok("lb: {interface: lb0, peer: \"10.77.0.10:65535\", peer_timeout_ms: 60000,\n"
+		 "     manage_vip: false, heartbeat_ms: 30000}\n"
+		 "shards: [{id: 0, vip: 10.0.0.1, port: 1, replicas: [10.0.0.2:1]}]\n");
+	assert_int_equal(cfg.peer_ip, ip("10.77.0.10"));
+	assert_int_equal(cfg.peer_port, 65535);
+	assert_int_equal(cfg.peer_timeout_ms, 60000);
+	assert_int_equal(cfg.manage_vip, 0);
+	/* The lower bound, with a heartbeat fast enough for it; no peer: no cross check. */
+	parse_ok("lb: {interface: lb0, peer: 10.0.0.9:1, peer_timeout_ms: 50, heartbeat_ms: 25,\n"
+		 "     manage_vip: true}\n"
+		 "shards: [{id: 0, vip: 10.0.0.1, port: 1, replicas: [10.0.0.2:1]}]\n");
+	assert_int_equal(cfg.peer_timeout_ms, 50);
+	assert_int_equal(cfg.manage_vip, 1);
+	parse_ok("lb: {interface: lb0, peer_timeout_ms: 50, heartbeat_ms: 1000}\n"
+		 "shards: [{id: 0, vip: 10.0.0.1, port: 1, replicas: [10.0.0.2:1]}]\n");
+	assert_int_equal(cfg.peer_ip, 0);
+}
+
 static void test_err_buffer(void **state)
 {
 	char small[16];
@@ -360,7 +395,42 @@ static const struct bad_case bad_cases[] = {
 	{"lb_empty", "lb:\nshards: []\n", "1:4: lb: expected a mapping, got an empty value"},
 	{"lb_unknown", "lb:\n  interface: lb0\n  xdp: native\n",
 	 "3:3: lb: unknown field 'xdp' (expected one of: interface, xdp_mode, pin_path, "
-	 "heartbeat_ms, suspect_after, fail_after, fanout, metrics)"},
+	 "heartbeat_ms, suspect_after, fail_after, fanout, metrics, peer, peer_timeout_ms, "
+	 "manage_vip)"},
+	/* LB failover: lb.peer, lb.peer_timeout_ms, lb.manage_vip */
+	{"peer_no_port", "lb:\n  interface: lb0\n  peer: 10.0.0.9\n",
+	 "3:9: lb.peer: expected IP:PORT of the other LB (e.g. 10.0.0.9:7390), got '10.0.0.9'"},
+	{"peer_bad_port", "lb:\n  interface: lb0\n  peer: 10.0.0.9:0\n",
+	 "3:9: lb.peer: expected a port number 1-65535 after ':', got '10.0.0.9:0'"},
+	{"peer_hostname", "lb:\n  interface: lb0\n  peer: lb2:7390\n",
+	 "3:9: lb.peer: an IPv4 address is needed, got 'lb2' (hostnames are not resolved)"},
+	{"peer_broadcast", "lb:\n  interface: lb0\n  peer: 255.255.255.255:7390\n",
+	 "3:9: lb.peer: expected a unicast IPv4 address, got '255.255.255.255'"},
+	{"peer_ipv6", "lb:\n  interface: lb0\n  peer: \"[fd00::9]:7390\"\n",
+	 "3:9: lb.peer: expected IP:PORT of the other LB (e.g. 10.0.0.9:7390), got "
+	 "'[fd00::9]:7390'"},
+	{"peer_mapping", "lb:\n  interface: lb0\n  peer: {ip: 10.0.0.9}\n",
+	 "3:9: lb.peer: expected IP:PORT of the other LB (e.g. 10.0.0.9:7390), got a mapping"},
+	{"peer_timeout_small", "lb:\n  interface: lb0\n  peer_timeout_ms: 49\n",
+	 "3:20: lb.peer_timeout_ms: expected a number of milliseconds 50-60000, got '49'"},
+	{"peer_timeout_big", "lb:\n  interface: lb0\n  peer_timeout_ms: 60001\n",
+	 "3:20: lb.peer_timeout_ms: expected a number of milliseconds 50-60000, got '60001'"},
+	{"peer_timeout_unit", "lb:\n  interface: lb0\n  peer_timeout_ms: 1s\n",
+	 "3:20: lb.peer_timeout_ms: expected a number of milliseconds 50-60000, got '1s'"},
+	{"peer_timeout_vs_heartbeat",
+	 "lb:\n  interface: lb0\n  heartbeat_ms: 100\n  peer: 10.0.0.9:7390\n  peer_timeout_ms: "
+	 "199\nshards: []\n",
+	 "5:20: lb.peer_timeout_ms: peer_timeout_ms (199) must be at least twice heartbeat_ms "
+	 "(100)"},
+	{"peer_default_timeout_vs_heartbeat",
+	 "lb:\n  interface: lb0\n  heartbeat_ms: 300\n  peer: 10.0.0.9:7390\nshards: []\n",
+	 "4:9: lb.peer: peer_timeout_ms (500) must be at least twice heartbeat_ms (300)"},
+	{"manage_vip_yes", "lb:\n  interface: lb0\n  manage_vip: yes\n",
+	 "3:15: lb.manage_vip: expected true or false, got 'yes'"},
+	{"manage_vip_empty", "lb:\n  interface: lb0\n  manage_vip:\n",
+	 "3:14: lb.manage_vip: expected true or false, got an empty value"},
+	{"peer_duplicate", "lb:\n  interface: lb0\n  peer: 10.0.0.9:1\n  peer: 10.0.0.9:2\n",
+	 "4:3: lb.peer: duplicate field (first given on line 3)"},
 	{"fail_after_zero", "lb:\n  interface: lb0\n  fail_after: 0\n",
 	 "3:15: lb.fail_after: expected a multiple of the heartbeat interval 1-100, got '0'"},
 	{"suspect_after_big", "lb:\n  interface: lb0\n  suspect_after: 101\n",
@@ -564,6 +634,7 @@ int main(void)
 		cmocka_unit_test(test_shard_count), cmocka_unit_test(test_files),
 		cmocka_unit_test(test_err_buffer),  cmocka_unit_test(test_pin_path_limit),
 		cmocka_unit_test(test_metrics_off), cmocka_unit_test(test_fanout),
+		cmocka_unit_test(test_peer),
 	};
 	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	size_t nbad = sizeof(bad_cases) / sizeof(bad_cases[0]), i;
