@@ -203,10 +203,16 @@ topo_start_replica() {
 		--protected-mode no --save '' --appendonly no --enable-debug-command local \
 		--dir "$TOPO_DIR/redis-$host-$shard" --repl-diskless-sync-delay 0
 	topo_wait_redis "$host" "$rport" || return 1
+	# TOPO_REPLICA_MODE=vr: vr-mode daemons, each with its own state file
+	# (it survives a restart of the daemon: docs/vr.md V7).
+	local mode_args=()
+	if [ "${TOPO_REPLICA_MODE:-pb}" == vr ]; then
+		mode_args=(--mode vr --state-file "$TOPO_DIR/vr-state-$host-$shard")
+	fi
 	topo_bg "replica_${host}_$shard" "$TOPO_DIR/replica-$host-$shard.log" \
 		ip netns exec "$(topo_ns "$host")" "$TOPO_BUILD/dalio-replica" \
 		--listen "0.0.0.0:$dport" --lb "${TOPO_VIPS[$shard]}" \
-		--redis "127.0.0.1:$rport" --shard "$shard" --index "$idx"
+		--redis "127.0.0.1:$rport" --shard "$shard" --index "$idx" "${mode_args[@]}"
 }
 
 topo_start_replicas() {
