@@ -20,11 +20,13 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dalio/commands.h"
 #include "replica.h"
@@ -105,6 +107,11 @@ static int load_state(struct rp_state *s, const char **err)
 	s->epoch = (uint32_t)epoch;
 	s->reads_checked = 0;
 	rp_order_reset(&s->order, applied);
+	if (s->cfg.vr) {
+		/* vr: the view is the vr log's (and --state-file's), not Redis's. */
+		s->epoch = s->vl.view;
+		rp_vrlog_set_applied(&s->vl, applied);
+	}
 	return 0;
 }
 
@@ -238,8 +245,10 @@ static int key_matches(const struct rp_cmd *cmd, const struct dalio_msg *m)
 	       !memcmp(cmd->argv[1], m->key, m->key_len);
 }
 
-/* Appends the Redis commands of the write in order now (m->seq == order.next). */
-static void plan_write(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
+/* Appends the Redis commands of the write in order now (m->seq == order.next,
+ * or in vr the op after applied). Returns its op (valid until the next op_new). */
+static struct rp_op *plan_write(struct rp_state *s, const struct rp_pkt *pkt,
+				const struct dalio_msg *m)
 {
 	struct rp_op *op = op_new(s, RP_OP_WRITE, m, &pkt->from);
 	struct rp_cmd cmd;
@@ -248,7 +257,7 @@ static void plan_write(struct rp_state *s, const struct rp_pkt *pkt, const struc
 
 	if (!op) {
 		s->pipe_broken = 1; /* the seq would be lost: fail the batch instead */
-		return;
+		return NULL;
 	}
 	op->m.seq = m->seq;
 	if (rp_cmd_parse(&s->rdr, m->body, m->body_len, &cmd, &why)) {
@@ -277,6 +286,15 @@ static void plan_write(struct rp_state *s, const struct rp_pkt *pkt, const struc
 		op->kind = RP_OP_WRITE_REFUSED;
 		append_set(s, op, APPLIED_KEY, m->seq);
 	}
+	return op;
+}
+
+/* The highest op executed or planned for execution ahead of anything planned
+ * now: a read with a stamp up to it runs after the writes it must see. In vr
+ * this is the executed head (only committed ops run), not the logged one. */
+static uint64_t planned_head(const struct rp_state *s)
+{
+	return s->cfg.vr ? s->vl.applied : s->order.next - 1;
 }
 
 static void plan_read(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m,
@@ -296,8 +314,16 @@ static void read_ready(void *ctx, const struct rp_pkt *pkt)
 	struct rp_cmd cmd;
 	const char *why;
 
-	if (dalio_decode(pkt->data, pkt->len, &m, &why) ||
-	    rp_cmd_parse(&s->rdr, m.body, m.body_len, &cmd, &why))
+	if (dalio_decode(pkt->data, pkt->len, &m, &why))
+		return;
+	if (s->cfg.vr && (s->vl.status != RP_VR_NORMAL || m.epoch < s->vl.view)) {
+		s->st.reads_not_ready++;
+		plan_reply(s, &m, &pkt->from, DALIO_T_READ_REPLY,
+			   m.epoch < s->vl.view ? DALIO_S_STALE_EPOCH : DALIO_S_NOT_READY, NULL, 0,
+			   NULL);
+		return;
+	}
+	if (rp_cmd_parse(&s->rdr, m.body, m.body_len, &cmd, &why))
 		return;
 	plan_read(s, pkt, &m, &cmd);
 	rp_cmd_free(&cmd);
@@ -328,8 +354,16 @@ static void plan_buffered(struct rp_state *s)
 	}
 }
 
+static void vr_send_oks(struct rp_state *s);
+
 void rp_apply_buffered(struct rp_state *s)
 {
+	if (s->cfg.vr) {
+		/* A copy ended (sync.c reloaded applied): execution resumes from it. */
+		rp_vrlog_sync_done(&s->vl, s->applied, s->sync.done_id == s->sync.id);
+		vr_send_oks(s);
+		return;
+	}
 	plan_buffered(s);
 }
 
@@ -398,14 +432,17 @@ static void handle_read(struct rp_state *s, const struct rp_pkt *pkt, const stru
 		s->st.drop_shard++;
 		return;
 	}
-	if (m->epoch < s->epoch) {
+	if (m->epoch < (s->cfg.vr ? s->vl.view : s->epoch)) { /* V1 */
 		s->st.reads_stale++;
 		plan_reply(s, m, &pkt->from, DALIO_T_READ_REPLY, DALIO_S_STALE_EPOCH, NULL, 0,
 			   NULL);
 		return;
 	}
-	adopt_epoch(s, m, &pkt->from);
-	if (s->sync.active) { /* not in the read set: answer, never guess */
+	if (!s->cfg.vr)
+		adopt_epoch(s, m, &pkt->from);
+	/* Not in the read set, or (vr) changing views or recovering (V6, V7):
+	 * answer, never guess. */
+	if (s->sync.active || (s->cfg.vr && s->vl.status != RP_VR_NORMAL)) {
 		s->st.reads_not_ready++;
 		plan_reply(s, m, &pkt->from, DALIO_T_READ_REPLY, DALIO_S_NOT_READY, NULL, 0, NULL);
 		return;
@@ -425,7 +462,7 @@ static void handle_read(struct rp_state *s, const struct rp_pkt *pkt, const stru
 		s->st.reads_refused++;
 		plan_reply(s, m, &pkt->from, DALIO_T_READ_REPLY, DALIO_S_OK, cmd.argv[0],
 			   cmd.argvlen[0], why);
-	} else if (m->stamp < s->order.next) {
+	} else if (m->stamp <= planned_head(s)) {
 		/* Every write up to the stamp is applied or ahead in the pipeline. */
 		plan_read(s, pkt, m, &cmd);
 	} else if (rp_reads_push(&s->reads, m->stamp,
@@ -458,8 +495,274 @@ static void handle_ping(struct rp_state *s, const struct rp_pkt *pkt, const stru
 		s->st.drop_shard++;
 		return;
 	}
-	adopt_epoch(s, m, &pkt->from);
+	if (s->cfg.vr) {
+		/* vr: PING carries n(v) of the current view in seq (V5). */
+		if (m->epoch == s->vl.view)
+			rp_vrlog_set_nv(&s->vl, m->seq);
+	} else {
+		adopt_epoch(s, m, &pkt->from);
+	}
 	op_new(s, RP_OP_PONG, m, &pkt->from);
+}
+
+/* ---- vr mode (docs/vr.md) ---------------------------------------------- */
+
+int rp_state_file_write(const struct rp_state *s, uint32_t view)
+{
+	char tmp[sizeof(s->cfg.state_file) + 8], dir[sizeof(s->cfg.state_file)];
+	char buf[16];
+	char *slash;
+	int fd, len, ok;
+
+	if (!s->cfg.state_file[0])
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", s->cfg.state_file);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rp_log("--state-file: cannot create %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	len = snprintf(buf, sizeof(buf), "%" PRIu32 "\n", view);
+	ok = write(fd, buf, (size_t)len) == len && fsync(fd) == 0;
+	if (close(fd) || !ok || rename(tmp, s->cfg.state_file)) {
+		rp_log("--state-file: cannot write %s: %s\n", s->cfg.state_file, strerror(errno));
+		return -1;
+	}
+	/* The rename itself must survive a crash too. */
+	snprintf(dir, sizeof(dir), "%s", s->cfg.state_file);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+/* V1/V5 for a PREPARE, COMMIT or START_VIEW of `view`. Entering a view
+ * writes it to --state-file before any PREPARE_OK of it can go out (V7). */
+static enum rp_vr_seen vr_seen(struct rp_state *s, uint32_t view)
+{
+	uint32_t old = s->vl.view;
+	enum rp_vr_seen r = rp_vrlog_seen(&s->vl, view);
+
+	if (r != RP_VR_ENTERED)
+		return r;
+	s->epoch = view;
+	s->st.epoch_changes++;
+	rp_log("entering view %" PRIu32 " (was %" PRIu32 "%s): commit %" PRIu64 ", applied %" PRIu64
+	       "\n",
+	       view, old, s->vl.status == RP_VR_RECOVERING ? ", recovering" : "", s->vl.commit,
+	       s->vl.applied);
+	if (rp_state_file_write(s, view)) {
+		/* Voting in a view we could forget would break V7: stop. */
+		rp_log("fatal: cannot record view %" PRIu32 " in --state-file\n", view);
+		s->fatal = 1;
+	}
+	return r;
+}
+
+/* A header like the stored PREPARE of op (client and origin fields), or a
+ * bare one; key and body cleared. */
+static void vr_header(const struct rp_state *s, uint64_t op, struct dalio_msg *m)
+{
+	const struct rp_vr_entry *e = rp_vrlog_get(&s->vl, op);
+
+	memset(m, 0, sizeof(*m));
+	if (e && dalio_decode(e->pkt.data, e->pkt.len, m, NULL))
+		memset(m, 0, sizeof(*m));
+	m->key = NULL;
+	m->key_len = 0;
+	m->body = NULL;
+	m->body_len = 0;
+	m->shard = s->cfg.shard;
+	m->epoch = s->vl.view;
+	m->seq = op;
+	m->status = DALIO_S_OK;
+	m->replica = s->cfg.index;
+}
+
+static void vr_send_ok(struct rp_state *s, uint64_t op)
+{
+	const struct rp_vr_entry *e = rp_vrlog_get(&s->vl, op);
+	struct dalio_msg m;
+
+	if (!s->vr_lb_set && !e)
+		return;
+	vr_header(s, op, &m);
+	m.type = DALIO_T_PREPARE_OK;
+	rp_send(s, s->vr_lb_set ? &s->vr_lb : &e->pkt.from, &m);
+	s->st.vr_prepare_oks++;
+}
+
+/* V3: a PREPARE_OK for every op that became <= vhead while synced. Never
+ * while a copy runs (the vr log says not synced then). */
+static void vr_send_oks(struct rp_state *s)
+{
+	uint64_t first, last;
+
+	if (s->fatal || !rp_vrlog_ok_range(&s->vl, &first, &last))
+		return;
+	for (uint64_t op = first; op <= last; op++)
+		vr_send_ok(s, op);
+}
+
+static void handle_prepare(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
+{
+	if (m->seq == 0) {
+		s->st.drop_malformed++;
+		return;
+	}
+	if (vr_seen(s, m->epoch) == RP_VR_STALE) {
+		s->st.drop_stale_epoch++;
+		return;
+	}
+	s->vr_lb = pkt->from;
+	s->vr_lb_set = 1;
+	switch (rp_vrlog_offer(&s->vl, m->seq, m->epoch, pkt, s->now_ns)) {
+	case RP_VR_STORED:
+		s->st.vr_prepares++;
+		break;
+	case RP_VR_DUP:
+	case RP_VR_OLD:
+		s->st.vr_dup_prepares++;
+		/* V3: its PREPARE_OK was lost; say it again. */
+		if (rp_vrlog_ok_again(&s->vl, m->seq))
+			vr_send_ok(s, m->seq);
+		break;
+	case RP_VR_TOO_FAR:
+	case RP_VR_WRONG_VIEW:
+		s->st.drop_too_far++;
+		break;
+	}
+	rp_vrlog_set_commit(&s->vl, m->stamp, s->now_ns);
+}
+
+/* V4: the commit number; seq != 0 asks for that op's result as an ACK. */
+static void handle_commit(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
+{
+	struct rp_op *op;
+	struct dalio_msg h;
+
+	if (vr_seen(s, m->epoch) == RP_VR_STALE) {
+		s->st.drop_stale_epoch++;
+		return;
+	}
+	s->st.vr_commits++;
+	s->vr_lb = pkt->from;
+	s->vr_lb_set = 1;
+	rp_vrlog_set_commit(&s->vl, m->stamp, s->now_ns);
+	if (!m->seq)
+		return;
+	if (m->seq > s->vl.applied) {
+		/* Executed later (rp_run_batch): ACKed then. */
+		rp_vrlog_want(&s->vl, m->seq);
+		s->vr_want_to = pkt->from;
+		return;
+	}
+	/* Already executed: from the reply cache. */
+	vr_header(s, m->seq, &h);
+	op = op_new(s, RP_OP_DUP_ACK, &h, &pkt->from);
+	if (op)
+		op->m.seq = m->seq;
+}
+
+static void handle_start_view(struct rp_state *s, const struct dalio_msg *m)
+{
+	if (vr_seen(s, m->epoch) == RP_VR_STALE) {
+		s->st.drop_stale_epoch++;
+		return;
+	}
+	rp_vrlog_set_commit(&s->vl, m->stamp, s->now_ns);
+	if (m->epoch == s->vl.view)
+		rp_vrlog_set_nv(&s->vl, m->seq);
+}
+
+/* V6/V7: answered to the sender (the agent). */
+static void handle_start_view_change(struct rp_state *s, const struct rp_pkt *pkt,
+				     const struct dalio_msg *m)
+{
+	struct rp_vr_report r;
+	struct dalio_msg a;
+
+	memset(&a, 0, sizeof(a));
+	a.type = DALIO_T_DO_VIEW_CHANGE;
+	a.shard = s->cfg.shard;
+	a.replica = s->cfg.index;
+	switch (rp_vrlog_start_view_change(&s->vl, m->epoch, &r)) {
+	case RP_VR_SVC_REPORT:
+		if (s->epoch != r.view)
+			rp_log("view change to %" PRIu32 ": reporting view %" PRIu32 " op %" PRIu64
+			       ", commit %" PRIu64 "\n",
+			       r.view, r.normal, r.op, r.commit);
+		s->epoch = r.view;
+		a.epoch = r.view;
+		a.request_id = r.normal;
+		a.seq = r.op;
+		a.stamp = r.commit;
+		a.client_id = r.oldest;
+		s->st.vr_view_changes++;
+		break;
+	case RP_VR_SVC_STALE:
+		a.epoch = s->vl.view;
+		a.status = DALIO_S_STALE_EPOCH;
+		break;
+	case RP_VR_SVC_NOT_READY:
+		a.epoch = m->epoch;
+		a.status = DALIO_S_NOT_READY;
+		break;
+	}
+	rp_send(s, &pkt->from, &a);
+}
+
+#define RP_VR_GET_LOG_MAX 256
+
+/* V8: a LOG_ENTRY for every op of seq..stamp the ring holds, at most 256. */
+static void handle_get_log(struct rp_state *s, const struct rp_pkt *pkt, const struct dalio_msg *m)
+{
+	for (uint64_t op = m->seq; op && op <= m->stamp && op - m->seq < RP_VR_GET_LOG_MAX; op++) {
+		const struct rp_vr_entry *e = rp_vrlog_get(&s->vl, op);
+		struct dalio_msg le;
+
+		if (!e || dalio_decode(e->pkt.data, e->pkt.len, &le, NULL))
+			continue;
+		le.type = DALIO_T_LOG_ENTRY;
+		le.epoch = e->view;
+		le.replica = s->cfg.index;
+		le.status = DALIO_S_OK;
+		rp_send(s, &pkt->from, &le);
+		s->st.vr_log_entries++;
+	}
+}
+
+/* V4: plans the committed, usable ops after applied, in order. Their ACKs
+ * are sent only when a COMMIT asked for them; every reply is cached. */
+static void vr_plan_exec(struct rp_state *s)
+{
+	const struct rp_vr_entry *e;
+	struct dalio_msg m;
+
+	while ((e = rp_vrlog_next_exec(&s->vl))) {
+		uint64_t op_no = e->op;
+		int want = rp_vrlog_wanted(&s->vl, op_no);
+		struct rp_op *op = NULL;
+
+		if (dalio_decode(e->pkt.data, e->pkt.len, &m, NULL) == 0)
+			op = plan_write(s, &e->pkt, &m);
+		if (op) {
+			op->m.epoch = s->vl.view;
+			op->quiet = !want;
+			if (want)
+				op->to = s->vr_want_to;
+		}
+		rp_vrlog_advance(&s->vl);
+	}
 }
 
 void rp_handle(struct rp_state *s, const struct rp_pkt *pkt)
@@ -479,8 +782,14 @@ void rp_handle(struct rp_state *s, const struct rp_pkt *pkt)
 		rp_vlog(s, "dropped a datagram: %s\n", pkt->len ? err : "oversize");
 		return;
 	}
-	if (m.type != DALIO_T_WRITE && m.type != DALIO_T_READ && m.type != DALIO_T_PING &&
-	    m.type != DALIO_T_REPLAY && m.type != DALIO_T_SYNC) {
+	if (s->cfg.vr
+		    ? m.type != DALIO_T_PREPARE && m.type != DALIO_T_COMMIT &&
+			      m.type != DALIO_T_START_VIEW_CHANGE && m.type != DALIO_T_START_VIEW &&
+			      m.type != DALIO_T_GET_LOG && m.type != DALIO_T_READ &&
+			      m.type != DALIO_T_PING && m.type != DALIO_T_REPLAY &&
+			      m.type != DALIO_T_SYNC
+		    : m.type != DALIO_T_WRITE && m.type != DALIO_T_READ && m.type != DALIO_T_PING &&
+			      m.type != DALIO_T_REPLAY && m.type != DALIO_T_SYNC) {
 		s->st.drop_type++;
 		rp_vlog(s, "dropped a %s: not a message for a replica\n", dalio_type_name(m.type));
 		return;
@@ -489,16 +798,36 @@ void rp_handle(struct rp_state *s, const struct rp_pkt *pkt)
 		s->st.drop_redis_down++;
 		return;
 	}
-	if (m.type == DALIO_T_WRITE)
+	if (s->cfg.vr && m.type != DALIO_T_PING && m.shard != s->cfg.shard) {
+		s->st.drop_shard++;
+		return;
+	}
+	if (m.type == DALIO_T_PREPARE)
+		handle_prepare(s, pkt, &m);
+	else if (m.type == DALIO_T_COMMIT)
+		handle_commit(s, pkt, &m);
+	else if (m.type == DALIO_T_START_VIEW)
+		handle_start_view(s, &m);
+	else if (m.type == DALIO_T_START_VIEW_CHANGE)
+		handle_start_view_change(s, pkt, &m);
+	else if (m.type == DALIO_T_GET_LOG)
+		handle_get_log(s, pkt, &m);
+	else if (m.type == DALIO_T_WRITE)
 		handle_write(s, pkt, &m);
 	else if (m.type == DALIO_T_READ)
 		handle_read(s, pkt, &m);
 	else if (m.type == DALIO_T_REPLAY)
 		handle_replay(s, pkt, &m);
-	else if (m.type == DALIO_T_SYNC)
+	else if (m.type == DALIO_T_SYNC) {
 		rp_sync_request(s, &m);
-	else
+		/* vr: PREPAREs are stashed, nothing executed, no vote meanwhile. */
+		if (s->cfg.vr && s->sync.active)
+			rp_vrlog_sync_start(&s->vl, s->sync.target);
+	} else {
 		handle_ping(s, pkt, &m);
+	}
+	if (s->cfg.vr)
+		vr_send_oks(s);
 }
 
 /*
@@ -513,8 +842,21 @@ void rp_nack_tick(struct rp_state *s)
 
 	/* While Redis is away the order state is about to be reloaded; while a
 	 * full copy runs the gap in front of the buffer is the copy's job. */
-	if (!s->rc || s->sync.active || !rp_nack_poll(&s->nack, &s->order, s->now_ns, &gap))
+	if (!s->rc || s->sync.active)
 		return;
+	if (s->cfg.vr) {
+		/* V4: the vr log's gap, asked of the LB that sends the PREPAREs. */
+		int have = s->vr_lb_set && s->vl.status != RP_VR_VIEW_CHANGE &&
+			   rp_vrlog_can_execute(&s->vl) &&
+			   rp_vrlog_gap(&s->vl, RP_NACK_MAX_RANGE, &gap.first, &gap.last,
+					&gap.since_ns);
+
+		gap.from = s->vr_lb;
+		if (!rp_nack_poll_gap(&s->nack, have, &gap, s->now_ns))
+			return;
+	} else if (!rp_nack_poll(&s->nack, &s->order, s->now_ns, &gap)) {
+		return;
+	}
 	memset(&m, 0, sizeof(m));
 	m.type = DALIO_T_NACK;
 	m.shard = s->cfg.shard;
@@ -603,7 +945,8 @@ static void ack(struct rp_state *s, const struct rp_op *op, const void *body, si
 {
 	rp_cache_put(&s->cache, op->m.seq, body, len);
 	s->applied = op->m.seq;
-	answer(s, op, DALIO_T_ACK, DALIO_S_OK, body, len);
+	if (!op->quiet)
+		answer(s, op, DALIO_T_ACK, DALIO_S_OK, body, len);
 }
 
 /* Answers one op whose replies are all in. Returns -1 if the op failed. */
@@ -679,12 +1022,16 @@ static int finish(struct rp_state *s, const struct rp_op *op, int *fixup)
 		struct rp_op pong = *op;
 
 		s->st.pings++;
-		pong.m.epoch = s->epoch;
+		pong.m.epoch = s->cfg.vr ? s->vl.view : s->epoch;
 		pong.m.seq = s->applied;
 		pong.m.stamp = s->sync.done_id;
 		pong.m.origin_ip = s->cfg.adv_ip;
 		pong.m.origin_port = s->cfg.adv_port;
-		answer(s, &pong, DALIO_T_PONG, s->sync.active ? DALIO_S_NOT_READY : DALIO_S_OK,
+		/* vr: also while recovering or changing views. */
+		answer(s, &pong, DALIO_T_PONG,
+		       s->sync.active || (s->cfg.vr && s->vl.status != RP_VR_NORMAL)
+			       ? DALIO_S_NOT_READY
+			       : DALIO_S_OK,
 		       NULL, 0);
 		return 0;
 	}
@@ -712,12 +1059,19 @@ void rp_run_batch(struct rp_state *s)
 
 	/* After a state reload the next write may already be in the buffer.
 	 * Never while a full copy runs: nothing is applied then (sync.h). */
-	if (s->rc && s->order.buffered && !s->sync.active)
+	if (s->cfg.vr) {
+		/* A copy that ended without its completion step (state reload failed). */
+		if (s->vl.copying && !s->sync.active)
+			rp_vrlog_sync_done(&s->vl, s->applied, 0);
+		if (s->rc && !s->sync.active)
+			vr_plan_exec(s);
+	} else if (s->rc && s->order.buffered && !s->sync.active) {
 		plan_buffered(s);
+	}
 	/* Reads whose stamp the planned writes reach run after those writes. */
-	if (s->rc && s->reads.live && !s->sync.active && s->order.next - 1 > s->reads_checked) {
-		s->reads_checked = s->order.next - 1;
-		rp_reads_take_ready(&s->reads, s->order.next - 1, read_ready, s);
+	if (s->rc && s->reads.live && !s->sync.active && planned_head(s) > s->reads_checked) {
+		s->reads_checked = planned_head(s);
+		rp_reads_take_ready(&s->reads, planned_head(s), read_ready, s);
 	}
 	if (!s->nops)
 		return;

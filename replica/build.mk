@@ -1,7 +1,8 @@
 # dalio-replica: the daemon in front of one redis-server (see replica/main.c),
 # and the unit tests of its Redis-free parts.
 REPLICA_SRCS := replica/main.c replica/apply.c replica/net.c replica/nack.c \
-	replica/order.c replica/reads.c replica/resp.c replica/sync.c
+	replica/order.c replica/reads.c replica/resp.c replica/sync.c \
+	replica/vrlog.c
 REPLICA_OBJS := $(REPLICA_SRCS:%.c=$(BUILD)/obj/%.o)
 
 PROGRAMS += $(BUILD)/dalio-replica
@@ -21,6 +22,10 @@ $(BUILD)/test_replica_order: $(BUILD)/san/test/unit/test_replica_order.o \
 		$(BUILD)/san/replica/reads.o $(COMMON_SAN_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(REPLICA_UNIT_LIBS)
 
-UNIT_TESTS += $(BUILD)/test_replica_resp $(BUILD)/test_replica_order
+$(BUILD)/test_replica_vrlog: $(BUILD)/san/test/unit/test_replica_vrlog.o \
+		$(BUILD)/san/replica/vrlog.o $(COMMON_SAN_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(REPLICA_UNIT_LIBS)
+
+UNIT_TESTS += $(BUILD)/test_replica_resp $(BUILD)/test_replica_order $(BUILD)/test_replica_vrlog
 
 $(BUILD)/san/test/unit/test_replica_%.o: USER_CFLAGS += -Ireplica

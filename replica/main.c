@@ -39,7 +39,8 @@ static void usage(FILE *f)
 		"Usage: dalio-replica --listen IP:PORT --lb IP[,IP...] --redis "
 		"HOST:PORT|unix:/path\n"
 		"                     --shard N [--index I] [--read-wait-ms MS]\n"
-		"                     [--advertise-redis IP:PORT] [--verbose]\n"
+		"                     [--advertise-redis IP:PORT] [--mode pb|vr]\n"
+		"                     [--state-file PATH] [--verbose]\n"
 		"\n"
 		"Dalio replica daemon: applies the LB's sequenced WRITEs to one Redis server in\n"
 		"seq order, answers stamped READs and PINGs (see docs/protocol.md).\n"
@@ -57,6 +58,14 @@ static void usage(FILE *f)
 		"                       copy (SYNC); default: the --listen IP (the address the\n"
 		"                       LB sees if that is 0.0.0.0) with the Redis port when\n"
 		"                       Redis is on 127.0.0.1, else the --redis address\n"
+		"  --mode pb|vr         replication mode of the shard (default pb): pb applies\n"
+		"                       WRITEs in seq order and ACKs each; vr logs PREPAREs,\n"
+		"                       answers PREPARE_OK, executes committed ops and takes\n"
+		"                       part in view changes (docs/vr.md)\n"
+		"  --state-file PATH    vr: where the last view entered is kept (written and\n"
+		"                       fsynced before voting in it); a daemon that finds a\n"
+		"                       view > 0 there at start is recovering and does not vote\n"
+		"                       until a SYNC completes. Strongly advised in vr mode\n"
 		"  --verbose            log every dropped datagram\n"
 		"  --help               this text\n"
 		"\n"
@@ -160,6 +169,8 @@ static int parse_args(int argc, char **argv, struct rp_config *c)
 		{"index", required_argument, NULL, 'i'},
 		{"read-wait-ms", required_argument, NULL, 'w'},
 		{"advertise-redis", required_argument, NULL, 'a'},
+		{"mode", required_argument, NULL, 'm'},
+		{"state-file", required_argument, NULL, 'f'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -231,6 +242,24 @@ static int parse_args(int argc, char **argv, struct rp_config *c)
 			c->adv_port = sa.sin_port;
 			break;
 		}
+		case 'm':
+			if (!strcmp(optarg, "pb")) {
+				c->vr = 0;
+			} else if (!strcmp(optarg, "vr")) {
+				c->vr = 1;
+			} else {
+				rp_log("--mode: expected pb or vr, got '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case 'f':
+			if (!*optarg || strlen(optarg) >= sizeof(c->state_file)) {
+				rp_log("--state-file: expected a path of 1..%zu bytes, got '%s'\n",
+				       sizeof(c->state_file) - 1, optarg);
+				return -1;
+			}
+			strcpy(c->state_file, optarg);
+			break;
 		case 'v':
 			c->verbose = 1;
 			break;
@@ -261,6 +290,10 @@ static int parse_args(int argc, char **argv, struct rp_config *c)
 			c->adv_port = htons((uint16_t)c->redis_port);
 		}
 	}
+	if (c->state_file[0] && !c->vr) {
+		rp_log("--state-file is for --mode vr only\n");
+		return -1;
+	}
 	if (!have_listen || !have_lb || !have_redis || !have_shard) {
 		rp_log("missing %s (see --help)\n", !have_listen  ? "--listen"
 						    : !have_lb	  ? "--lb"
@@ -268,6 +301,40 @@ static int parse_args(int argc, char **argv, struct rp_config *c)
 								  : "--shard");
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * vr: the view recorded in --state-file by an earlier run (V7), 0 if there is
+ * no file. -1 (logged) if it cannot be read or does not hold a view.
+ */
+static int read_state_file(const char *path, uint32_t *view)
+{
+	FILE *f = fopen(path, "r");
+	char buf[32], *end;
+	unsigned long v;
+
+	*view = 0;
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		rp_log("--state-file: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (!fgets(buf, sizeof(buf), f)) {
+		buf[0] = '\0';
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	errno = 0;
+	v = strtoul(buf, &end, 10);
+	if (!buf[0] || *end || errno || v > UINT32_MAX) {
+		rp_log("--state-file: %s does not hold a view number (got '%s'); remove it only "
+		       "if this replica never took part in a vr view\n",
+		       path, buf);
+		return -1;
+	}
+	*view = (uint32_t)v;
 	return 0;
 }
 
@@ -284,6 +351,14 @@ static void print_stats(const struct rp_state *s)
 	rp_log("applied %" PRIu64 ", epoch %" PRIu32 ", buffered now %" PRIu32
 	       ", reads waiting %" PRIu32 "\n",
 	       s->applied, s->epoch, s->order.buffered, s->reads.live);
+	if (s->cfg.vr)
+		rp_log("vr: view %" PRIu32 " (%s), commit %" PRIu64 ", vhead %" PRIu64
+		       ", trusted %" PRIu64 "\n",
+		       s->vl.view,
+		       s->vl.status == RP_VR_NORMAL	   ? "normal"
+		       : s->vl.status == RP_VR_VIEW_CHANGE ? "view change"
+							   : "recovering",
+		       s->vl.commit, rp_vrlog_vhead(&s->vl), s->vl.trusted);
 #define RP_PRINT(name, desc)                                                                       \
 	fprintf(stderr, "  %-20s %12" PRIu64 "  %s\n", #name, s->st.name, desc);
 	RP_COUNTERS(RP_PRINT)
@@ -344,6 +419,23 @@ int main(int argc, char **argv)
 	    rp_reads_init(&s.reads, RP_READ_QUEUE)) {
 		rp_log("out of memory\n");
 		return 1;
+	}
+	if (s.cfg.vr) {
+		uint32_t view = 0;
+
+		if (s.cfg.state_file[0] && read_state_file(s.cfg.state_file, &view))
+			return 1;
+		if (rp_vrlog_init(&s.vl, 0, view, view > 0)) {
+			rp_log("out of memory\n");
+			return 1;
+		}
+		if (!s.cfg.state_file[0])
+			rp_log("warning: vr mode without --state-file: a restarted replica cannot "
+			       "know it must not vote (docs/vr.md V7)\n");
+		else if (view > 0)
+			rp_log("vr: %s says view %" PRIu32 ": recovering (no vote until a SYNC "
+			       "completes)\n",
+			       s.cfg.state_file, view);
 	}
 	s.now_ns = mono_ns();
 	if (rp_redis_connect(&s, &err)) {
@@ -418,6 +510,8 @@ int main(int argc, char **argv)
 	rp_order_free(&s.order);
 	rp_cache_free(&s.cache);
 	rp_reads_free(&s.reads);
+	if (s.cfg.vr)
+		rp_vrlog_free(&s.vl);
 	free(s.ops);
 	free(s.out);
 	return s.fatal ? 3 : 0;

@@ -4,9 +4,14 @@
 
 int rp_nack_poll(struct rp_nack *n, const struct rp_order *o, uint64_t now_ns, struct rp_gap *gap)
 {
+	return rp_nack_poll_gap(n, rp_order_gap(o, RP_NACK_MAX_RANGE, gap), gap, now_ns);
+}
+
+int rp_nack_poll_gap(struct rp_nack *n, int have, struct rp_gap *gap, uint64_t now_ns)
+{
 	uint64_t backoff;
 
-	if (!rp_order_gap(o, RP_NACK_MAX_RANGE, gap)) {
+	if (!have) {
 		n->head = 0;
 		n->asked = 0;
 		return 0;

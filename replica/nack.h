@@ -42,6 +42,10 @@ struct rp_nack {
  */
 int rp_nack_poll(struct rp_nack *n, const struct rp_order *o, uint64_t now_ns, struct rp_gap *gap);
 
+/* The same with the gap found by the caller (have: whether there is one in
+ * *gap); vr mode takes its gaps from the vr log (vrlog.h). */
+int rp_nack_poll_gap(struct rp_nack *n, int have, struct rp_gap *gap, uint64_t now_ns);
+
 /* When rp_nack_poll may next have something to send; UINT64_MAX if no gap is known. */
 uint64_t rp_nack_deadline(const struct rp_nack *n);
 

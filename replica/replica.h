@@ -20,6 +20,7 @@
 #include "pkt.h"
 #include "reads.h"
 #include "sync.h"
+#include "vrlog.h"
 
 #define RP_BATCH      64   /* datagrams per recvmmsg / sendmmsg */
 #define RP_MAX_LB     16   /* --lb addresses */
@@ -36,8 +37,10 @@ struct rp_config {
 	uint8_t index;
 	uint32_t read_wait_ms;
 	int verbose;
-	uint32_t adv_ip;   /* --advertise-redis: where other replicas reach our Redis */
-	uint16_t adv_port; /* (network order; 0: not reachable, SYNC from us fails) */
+	uint32_t adv_ip;       /* --advertise-redis: where other replicas reach our Redis */
+	uint16_t adv_port;     /* (network order; 0: not reachable, SYNC from us fails) */
+	int vr;		       /* --mode vr (docs/vr.md); else pb */
+	char state_file[1024]; /* --state-file: the last view entered (vr, V7); "" if none */
 };
 
 /* X(name, description) for every counter; printed in this order. */
@@ -73,7 +76,13 @@ struct rp_config {
 	X(drop_after_failure, "dropped: batch cut short by a Redis failure")                       \
 	X(redis_failures, "Redis failures (reconnect or state reload)")                            \
 	X(syncs, "full copies started (SYNC)")                                                     \
-	X(drop_syncing, "dropped: at or below the running copy's target")
+	X(drop_syncing, "dropped: at or below the running copy's target")                          \
+	X(vr_prepares, "vr: PREPAREs stored")                                                      \
+	X(vr_dup_prepares, "vr: duplicate PREPAREs")                                               \
+	X(vr_prepare_oks, "vr: PREPARE_OKs sent")                                                  \
+	X(vr_commits, "vr: COMMITs received")                                                      \
+	X(vr_view_changes, "vr: START_VIEW_CHANGEs answered")                                      \
+	X(vr_log_entries, "vr: LOG_ENTRYs sent")
 
 struct rp_stats {
 #define RP_FIELD(name, desc) uint64_t name;
@@ -98,6 +107,7 @@ struct rp_op {
 	uint8_t nreplies; /* Redis replies this op owns */
 	uint8_t type;	  /* RP_OP_REPLY: message type of the answer */
 	uint8_t status;	  /* RP_OP_REPLY: status of the answer */
+	uint8_t quiet;	  /* RP_OP_WRITE*: cache the reply, send no ACK (vr) */
 	struct sockaddr_in to;
 	struct dalio_msg m; /* header to echo; key and body cleared */
 	redisReply *r[4];
@@ -135,6 +145,10 @@ struct rp_state {
 	struct rp_op *ops;
 	size_t nops, capops;
 	struct rp_out *out;
+	struct rp_vrlog vl;	  /* vr mode: the log and view state */
+	struct sockaddr_in vr_lb; /* vr: sender of the last PREPARE/COMMIT (VIP:port) */
+	int vr_lb_set;
+	struct sockaddr_in vr_want_to; /* vr: where ACKs asked for by COMMIT go */
 };
 
 #define rp_log(...) fprintf(stderr, "dalio-replica: " __VA_ARGS__)
@@ -156,6 +170,8 @@ void rp_set_epoch(struct rp_state *s, uint32_t epoch);
 int rp_get_applied(struct rp_state *s, uint64_t *applied, const char **err);
 void rp_apply_buffered(struct rp_state *s);
 void rp_nack_tick(struct rp_state *s);
+/* vr: write the view to --state-file (V7); -1 on failure (logged). */
+int rp_state_file_write(const struct rp_state *s, uint32_t view);
 
 /* net.c */
 int rp_net_open(struct rp_state *s);
