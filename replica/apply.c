@@ -496,8 +496,9 @@ static void handle_ping(struct rp_state *s, const struct rp_pkt *pkt, const stru
 		return;
 	}
 	if (s->cfg.vr) {
-		/* vr: PING carries n(v) of the current view in seq (V5). */
-		if (m->epoch == s->vl.view)
+		/* vr: PING carries n(v) of the current view in seq (V5); only
+		 * once that view is entered, not while changing to it. */
+		if (m->epoch == s->vl.view && s->vl.status != RP_VR_VIEW_CHANGE)
 			rp_vrlog_set_nv(&s->vl, m->seq);
 	} else {
 		adopt_epoch(s, m, &pkt->from);

@@ -15,13 +15,14 @@ command -v redis-server >/dev/null || { echo "replica_vr_smoke: redis-server not
 WORK=$(mktemp -d /tmp/dalio-replica-vr-smoke.XXXXXX)
 REDIS_PID=
 REPLICA_PID=
+SRC_PID=
 
 cleanup() {
 	local pid
-	for pid in $REPLICA_PID $REDIS_PID; do
+	for pid in $REPLICA_PID $REDIS_PID $SRC_PID; do
 		kill "$pid" 2>/dev/null || true
 	done
-	for pid in $REPLICA_PID $REDIS_PID; do
+	for pid in $REPLICA_PID $REDIS_PID $SRC_PID; do
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$pid" 2>/dev/null || true
 	done
@@ -29,11 +30,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r RPORT UPORT < <(python3 -c '
+read -r RPORT UPORT SPORT < <(python3 -c '
 import socket
 t = socket.socket(); t.bind(("127.0.0.1", 0))
 u = socket.socket(type=socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
-print(t.getsockname()[1], u.getsockname()[1])')
+s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(t.getsockname()[1], u.getsockname()[1], s.getsockname()[1])')
 
 redis-server --port "$RPORT" --save '' --appendonly no --bind 127.0.0.1 \
 	--dir "$WORK" >"$WORK/redis.log" 2>&1 &
@@ -70,7 +72,7 @@ stop_replica() {
 }
 
 start_replica
-export RPORT UPORT STATE PHASE=main
+export RPORT UPORT SPORT STATE PHASE=main
 
 run_py() {
 	python3 - <<'PY'
@@ -186,6 +188,33 @@ if PHASE == "restart":
     send(pkt(READ, ("GET", "k"), stamp=0, epoch=2, rid=40))
     (r,) = expect(1, "read while recovering")
     check(r["status"] == NOT_READY, f"read NOT_READY while recovering {r}")
+    # SYNC from the other Redis up to op 6: afterwards it executes, but votes
+    # only from the next view on.
+    SPORT = int(os.environ["SPORT"])
+    send(pkt(11, seq=6, epoch=2, rid=77) [:48] + struct.pack("!IH", 0x7F000001, SPORT)
+         + pkt(11, seq=6, epoch=2, rid=77)[54:])
+    for _ in range(100):
+        m = ping(epoch=2, seq=5)
+        if m["stamp"] == 77:
+            break
+        time.sleep(0.1)
+    check(m["stamp"] == 77 and m["seq"] == 6, f"SYNC 77 done at applied 6: {m}")
+    check(m["status"] == NOT_READY, f"still not voting after the copy: {m}")
+    check(rcli("GET", "k") == "r", "the copy is in")
+    send(pkt(PREPARE, ("SET", "k", "s"), seq=7, stamp=7, epoch=2, rid=17))
+    silence("no PREPARE_OK in the view it recovered in")
+    check(rcli("GET", "k") == "s" and rcli("GET", "__dalio:applied") == "7",
+          "a committed op runs after the copy")
+    send(pkt(SVC, epoch=3))
+    (d,) = expect(1, "START_VIEW_CHANGE after the copy")
+    check(d["status"] == NOT_READY, f"no vote before the next view {d}")
+    send(pkt(START_VIEW, epoch=3, seq=7, stamp=7))
+    send(pkt(PREPARE, ("SET", "k", "t"), seq=8, stamp=7, epoch=3, rid=18))
+    (o,) = expect(1, "PREPARE_OK in view 3")
+    check(o["type"] == PREPARE_OK and o["seq"] == 8 and o["epoch"] == 3, f"votes in view 3 {o}")
+    check(open(STATE).read().strip() == "3", "state file holds view 3")
+    m = ping(epoch=3, seq=7)
+    check(m["status"] == OK and m["epoch"] == 3, f"normal in view 3 {m}")
     print(f"replica_vr_smoke: restart phase: {checks} checks passed")
     sys.exit(0)
 
@@ -328,6 +357,17 @@ run_py
 stop_replica
 grep -q "vr: view 2 (normal), commit 5" "$WORK/replica.log" ||
 	{ echo "replica_vr_smoke: no vr state on exit" >&2; cat "$WORK/replica.log" >&2; exit 1; }
+
+# The Redis a SYNC copies from (another replica's, at applied 6).
+mkdir "$WORK/src"
+redis-server --port "$SPORT" --save '' --appendonly no --bind 127.0.0.1 \
+	--repl-diskless-sync-delay 0 --dir "$WORK/src" >"$WORK/src.log" 2>&1 &
+SRC_PID=$!
+for _ in $(seq 50); do
+	redis-cli -p "$SPORT" ping 2>/dev/null | grep -q PONG && break
+	sleep 0.1
+done
+redis-cli -p "$SPORT" mset k r ctr 1 __dalio:applied 6 >/dev/null
 
 # Restart with the state file: recovering (V7).
 start_replica
