@@ -311,6 +311,11 @@ static void on_tick(void *arg, int64_t now)
 
 		if (a->shards[si].removed)
 			continue;
+		uint64_t next = 0, completed = 0;
+
+		/* vr: the head, for a recovering replica (docs/vr.md V7) */
+		if (s->mode == DALIO_MODE_VR)
+			shard_seqs(a, si, &next, &completed);
 		for (unsigned r = 0; r < s->n_replicas; r++) {
 			if (a->shards[si].rep[r].state == REPLICA_REMOVED)
 				continue;
@@ -321,7 +326,8 @@ static void on_tick(void *arg, int64_t now)
 					      .request_id = ++ms.rid,
 					      /* vr: n(v), for a replica that missed
 					       * START_VIEW (docs/vr.md) */
-					      .seq = s->mode == DALIO_MODE_VR ? vr_head(s->id) : 0};
+					      .seq = s->mode == DALIO_MODE_VR ? vr_head(s->id) : 0,
+					      .stamp = next ? next - 1 : 0};
 
 			evaluate(a, si, r, now);
 			ms.m[si][r].ping_ms = now;

@@ -498,8 +498,14 @@ static void handle_ping(struct rp_state *s, const struct rp_pkt *pkt, const stru
 	if (s->cfg.vr) {
 		/* vr: PING carries n(v) of the current view in seq (V5); only
 		 * once that view is entered, not while changing to it. */
-		if (m->epoch == s->vl.view && s->vl.status != RP_VR_VIEW_CHANGE)
+		if (m->epoch == s->vl.view && s->vl.status != RP_VR_VIEW_CHANGE) {
 			rp_vrlog_set_nv(&s->vl, m->seq);
+			/* and the LB's head in stamp (V7) */
+			if (rp_vrlog_try_recover(&s->vl, m->stamp))
+				rp_log("vr: recovered in view %" PRIu32
+				       ": holds every op up to %" PRIu64 "; voting again\n",
+				       s->vl.view, s->vl.vh);
+		}
 	} else {
 		adopt_epoch(s, m, &pkt->from);
 	}

@@ -92,19 +92,24 @@ static void report_now(const struct rp_vrlog *l, uint32_t *view, uint64_t *op)
  * replica stays recovering until a SYNC has completed, V7), n(v) unknown.
  * Nothing is deleted: the new view's PREPAREs overwrite entries.
  *
- * NOTE (reported, not changed): docs/vr.md V5 says trusted = commit. That
- * trusts entries of older views at positions <= commit that this replica
- * held but never had confirmed as the committed version (commit can be
- * learned from a COMMIT/PREPARE stamp of a view whose entries the replica
- * does not hold yet). Safe would be trusted = max(trusted, min(commit,
- * vhead)) with vhead computed in the view being left. Implemented as the
- * design says.
+ * trusted = max(trusted, min(commit, vhead)), vhead of the view being left:
+ * commit alone can be learned (a COMMIT's stamp) before the entries of that
+ * view arrive, and an older view's entry at such a position may be a version
+ * that never committed. Up to vhead every entry is usable, so committed.
  */
+static void raise_trusted(struct rp_vrlog *l)
+{
+	uint64_t t = l->commit < l->vh ? l->commit : l->vh;
+
+	if (t > l->trusted)
+		l->trusted = t;
+}
+
 void rp_vrlog_enter_view(struct rp_vrlog *l, uint32_t view)
 {
+	raise_trusted(l);
 	report_now(l, &l->report_view, &l->report_op);
 	l->view = view;
-	l->trusted = l->commit;
 	if (l->status != RP_VR_RECOVERING || l->recovered) {
 		l->status = RP_VR_NORMAL;
 		l->recovered = 0;
@@ -203,6 +208,7 @@ enum rp_vr_svc rp_vrlog_start_view_change(struct rp_vrlog *l, uint32_t view, str
 	if (l->status == RP_VR_RECOVERING)
 		return RP_VR_SVC_NOT_READY;
 	if (view > l->view) {
+		raise_trusted(l); /* as V5: vhead of the view being left */
 		report_now(l, &l->report_view, &l->report_op);
 		l->view = view;
 		l->status = RP_VR_VIEW_CHANGE;
@@ -354,6 +360,28 @@ void rp_vrlog_sync_done(struct rp_vrlog *l, uint64_t applied, int complete)
 	if (l->trusted < applied)
 		l->trusted = applied;
 	rp_vrlog_set_applied(l, applied);
-	if (complete && l->status == RP_VR_RECOVERING)
+	if (complete && l->status == RP_VR_RECOVERING) {
 		l->recovered = 1;
+		l->recover_to = RP_VR_UNKNOWN;
+	}
+}
+
+/*
+ * V7. The replica may have PREPARE_OKed ops before it crashed that its copy
+ * does not hold; every such op is at or below the LB's head when the LB
+ * PINGs it after the copy. Holding every op up to there (from this view's
+ * leader: the join set gets every PREPARE, NACKs fill gaps), it can vote
+ * again without ever reporting less than it acknowledged.
+ */
+int rp_vrlog_try_recover(struct rp_vrlog *l, uint64_t lb_head)
+{
+	if (l->status != RP_VR_RECOVERING || !l->recovered)
+		return 0;
+	if (l->recover_to == RP_VR_UNKNOWN)
+		l->recover_to = lb_head;
+	if (l->n_v == RP_VR_UNKNOWN || l->vh < l->n_v || l->vh < l->recover_to)
+		return 0;
+	l->status = RP_VR_NORMAL;
+	l->recovered = 0;
+	return 1;
 }

@@ -37,7 +37,8 @@ struct rp_vrlog {
 	uint32_t view;
 	uint8_t status;	      /* enum rp_vr_status */
 	uint8_t copying;      /* a SYNC runs: nothing is executed, no vote */
-	uint8_t recovered;    /* RECOVERING, but a SYNC completed: normal in the next view */
+	uint8_t recovered;    /* RECOVERING, but a SYNC completed (rp_vrlog_try_recover) */
+	uint64_t recover_to;  /* recovered: the LB's head it must hold first, or RP_VR_UNKNOWN */
 	uint64_t commit;      /* highest op known committed */
 	uint64_t applied;     /* highest op executed (or planned for execution) */
 	uint64_t trusted;     /* commit when the current view was entered (V2) */
@@ -93,6 +94,10 @@ enum rp_vr_offer rp_vrlog_offer(struct rp_vrlog *l, uint64_t op, uint32_t view,
 				const struct rp_pkt *pkt, uint64_t now_ns);
 void rp_vrlog_set_commit(struct rp_vrlog *l, uint64_t commit, uint64_t now_ns);
 void rp_vrlog_set_nv(struct rp_vrlog *l, uint64_t n_v);
+/* V7: a recovering replica whose copy is in becomes normal in the current view
+ * once it holds every op up to lb_head (the LB's head in the first PING after
+ * the copy) and is synced. 1 when it just did. */
+int rp_vrlog_try_recover(struct rp_vrlog *l, uint64_t lb_head);
 enum rp_vr_svc rp_vrlog_start_view_change(struct rp_vrlog *l, uint32_t view,
 					  struct rp_vr_report *report);
 

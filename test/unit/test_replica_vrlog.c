@@ -296,6 +296,12 @@ static void test_v6_view_change(void **state)
 	rp_vrlog_set_nv(l, 6);
 	for (uint64_t op = 6; op <= 8; op++)
 		prepare(l, 5, op, 5);
+	/* Ops 4 and 5 are view-1 entries above what was trusted: commit 5 was
+	 * learned in view 2 before view 2's versions arrived. They are not
+	 * usable (V5: trusted = min(commit, vhead)) until view 5 re-sends them. */
+	assert_false(rp_vrlog_synced(l));
+	prepare(l, 5, 4, 5);
+	prepare(l, 5, 5, 5);
 	assert_true(rp_vrlog_synced(l));
 	assert_int_equal(rp_vrlog_start_view_change(l, 6, &r), RP_VR_SVC_REPORT);
 	assert_int_equal(r.normal, 5);
@@ -370,6 +376,38 @@ static void test_v7_recovering(void **state)
 	assert_int_equal(rp_vrlog_start_view_change(&l, 6, &r), RP_VR_SVC_REPORT);
 	assert_int_equal(r.normal, 5);
 	assert_int_equal(r.op, 11);
+	rp_vrlog_free(&l);
+}
+
+/* V7 within the current view: after the copy, the replica votes again only
+ * once it holds every op up to the LB's head of the first PING after it. */
+static void test_v7_recover_in_view(void **state)
+{
+	struct rp_vrlog l;
+	struct rp_vr_report r;
+	uint64_t a, b;
+
+	(void)state;
+	assert_int_equal(rp_vrlog_init(&l, 0, 2, 1), 0);
+	assert_int_equal(prepare(&l, 3, 21, 0), RP_VR_STORED); /* join set: view 3 */
+	rp_vrlog_set_nv(&l, 5);
+	assert_int_equal(rp_vrlog_try_recover(&l, 30), 0); /* no copy yet */
+	rp_vrlog_sync_start(&l, 20);
+	rp_vrlog_sync_done(&l, 20, 1);
+	/* The LB's head is 23: ops 21..23 first (it may have acked 23 before). */
+	assert_int_equal(rp_vrlog_try_recover(&l, 23), 0);
+	assert_int_equal(l.status, RP_VR_RECOVERING);
+	assert_false(rp_vrlog_ok_range(&l, &a, &b));
+	assert_int_equal(rp_vrlog_start_view_change(&l, 4, &r), RP_VR_SVC_NOT_READY);
+	assert_int_equal(l.view, 3);
+	assert_int_equal(prepare(&l, 3, 22, 20), RP_VR_STORED);
+	assert_int_equal(rp_vrlog_try_recover(&l, 99), 0); /* the first head counts */
+	assert_int_equal(prepare(&l, 3, 23, 20), RP_VR_STORED);
+	assert_int_equal(rp_vrlog_try_recover(&l, 99), 1);
+	assert_int_equal(l.status, RP_VR_NORMAL);
+	assert_true(rp_vrlog_synced(&l));
+	assert_true(rp_vrlog_ok_range(&l, &a, &b));
+	assert_int_equal(b, 23);
 	rp_vrlog_free(&l);
 }
 
@@ -462,6 +500,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v6_view_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v5_enter_remembers, setup, teardown),
 		cmocka_unit_test(test_v7_recovering),
+		cmocka_unit_test(test_v7_recover_in_view),
 		cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_wrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_want, setup, teardown),
