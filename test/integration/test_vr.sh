@@ -97,6 +97,15 @@ grep -q "recovering" "$TOPO_DIR/replica-r3-0.log" &&
 echo "== B. fence the active LB under load at 3 s"
 hist_b=$TOPO_DIR/history-b.txt
 bench 10 "$hist_b" "$TOPO_DIR/bench-b.out"
+# Exactly once across the failover: INCRs retried through it count once.
+nincr=400
+for i in $(seq 1 "$nincr"); do echo "INCR ctr:vr"; done >"$TOPO_DIR/incr.in"
+incr_pids=()
+for w in 1 2; do
+	ip netns exec "$(topo_ns cl)" "$TOPO_BUILD/dalio-cli" -h "$vip" -p 7379 --timeout 100 \
+		--retries 60 <"$TOPO_DIR/incr.in" >"$TOPO_DIR/incr-$w.out" 2>"$TOPO_DIR/incr-$w.err" &
+	incr_pids+=($!)
+done
 sleep 3
 kill_ns=$(mono_ns)
 kill -KILL "$TOPO_PID_agent"
@@ -114,6 +123,7 @@ for _ in $(seq 1 500); do
 	sleep 0.01
 done
 wait "$bench"
+wait "${incr_pids[@]}"
 res=$(tail -1 "$TOPO_DIR/bench-b.out")
 echo "  bench: $res"
 grep "view .* from replica\|vr mode, view\|taking over\|takeover done" "$TOPO_DIR/agent-lb2.log" | sed 's/^/  lb2: /'
@@ -136,6 +146,12 @@ it_eq "B: no client-visible errors" 0 "$(bench_field errors "$res")"
 # B starts from the values A left: check both runs as one history.
 cat "$hist_a" "$hist_b" >"$TOPO_DIR/history-ab.txt"
 check_history "$TOPO_DIR/history-ab.txt" "A+B (across the replica kill and the LB failover)"
+
+replies=$(cat "$TOPO_DIR"/incr-*.out | grep -c '^(integer)')
+distinct=$(cat "$TOPO_DIR"/incr-*.out | sed -n 's/^(integer) //p' | sort -un | wc -l)
+it_eq "every INCR across the failover answered" $((2 * nincr)) "$replies"
+it_eq "INCR replies are all distinct (no retry applied twice)" $((2 * nincr)) "$distinct"
+it_eq "the counter equals the number of INCRs" "$((2 * nincr))" "$(cli GET ctr:vr | tr -d '"')"
 
 echo "== final state"
 it_eq "the SET from before both failures still reads through the VIP" '"one"' "$(cli GET vrkey)"
