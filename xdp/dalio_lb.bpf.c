@@ -51,26 +51,31 @@ static __always_inline struct pkt_snapshot *snapshot_scratch(void)
 #define DIRTY_MASK  (DALIO_DIRTY_BUCKETS - 1)
 #define SEQ_RETRIES 4
 
+/* Swaps the packet's source and destination (MACs, addresses, ports), from
+ * the snapshot taken before: back to its sender, from where it was sent to.
+ * Checksums are the caller's (csum_fix after its other rewrites). */
+static __always_inline void turn_around(struct dalio_pkt *p, const struct pkt_snapshot *old)
+{
+	__u8 mac[6];
+
+	__builtin_memcpy(mac, p->eth->h_source, 6);
+	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, 6);
+	__builtin_memcpy(p->eth->h_dest, mac, 6);
+	p->ip->saddr = old->daddr;
+	p->ip->daddr = old->saddr;
+	p->udp->source = old->dport;
+	p->udp->dest = old->sport;
+}
+
 /* Turns the packet around to its sender with a status (nothing else changes). */
 static __always_inline int reply_status(struct dalio_pkt *p, __u8 status)
 {
 	struct pkt_snapshot *old = snapshot_scratch();
-	__u8 mac[6];
-	__be32 addr;
-	__be16 port;
 
 	if (!old)
 		return XDP_DROP;
 	snapshot_take(old, p, 1);
-	__builtin_memcpy(mac, p->eth->h_source, 6);
-	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, 6);
-	__builtin_memcpy(p->eth->h_dest, mac, 6);
-	addr = p->ip->saddr;
-	p->ip->saddr = p->ip->daddr;
-	p->ip->daddr = addr;
-	port = p->udp->source;
-	p->udp->source = p->udp->dest;
-	p->udp->dest = port;
+	turn_around(p, old);
 	p->dh->type = DALIO_T_REPLY;
 	p->dh->status = status;
 	csum_fix(p, old, 1);
@@ -84,18 +89,11 @@ static __always_inline int reply_status(struct dalio_pkt *p, __u8 status)
 static __always_inline int commit_to_sender(struct dalio_pkt *p, __u32 epoch, __u64 commit)
 {
 	struct pkt_snapshot *old = snapshot_scratch();
-	__u8 mac[6];
 
 	if (!old)
 		return XDP_DROP;
 	snapshot_take(old, p, 1);
-	__builtin_memcpy(mac, p->eth->h_source, 6);
-	__builtin_memcpy(p->eth->h_source, p->eth->h_dest, 6);
-	__builtin_memcpy(p->eth->h_dest, mac, 6);
-	p->ip->saddr = old->daddr;
-	p->ip->daddr = old->saddr;
-	p->udp->source = old->dport;
-	p->udp->dest = old->sport;
+	turn_around(p, old);
 	p->dh->type = DALIO_T_COMMIT;
 	p->dh->status = DALIO_S_OK;
 	p->dh->epoch = bpf_htonl(epoch);
