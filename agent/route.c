@@ -47,7 +47,7 @@ static int route_msg(const struct nlmsghdr *nlh, void *data)
 	return mnl_attr_parse(nlh, sizeof(*rtm), route_attr, r);
 }
 
-static int iface_mac(const char *ifname, uint8_t mac[6])
+int route_iface_mac(const char *ifname, uint8_t mac[6])
 {
 	struct ifreq ifr;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc;
@@ -110,7 +110,7 @@ int route_lookup(uint32_t dst, struct route_hop *hop, char *err, size_t errlen)
 		snprintf(err, errlen, "no usable route to %s", ip);
 		goto out;
 	}
-	if (iface_mac(hop->ifname, hop->src_mac)) {
+	if (route_iface_mac(hop->ifname, hop->src_mac)) {
 		snprintf(err, errlen, "route to %s: no MAC address on %s: %s", ip, hop->ifname,
 			 strerror(errno));
 		goto out;

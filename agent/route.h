@@ -23,6 +23,9 @@ struct route_hop {
 	uint8_t src_mac[6]; /* the output interface's MAC */
 };
 
+/* The MAC address of interface ifname. 0, or -1 (errno set). */
+int route_iface_mac(const char *ifname, uint8_t mac[6]);
+
 /* Asks the kernel's routing table for dst (network order). 0, or -1 with err set. */
 int route_lookup(uint32_t dst, struct route_hop *hop, char *err, size_t errlen);
 

@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include <libmnl/libmnl.h>
 
 #include "log.h"
+#include "route.h"
 #include "vip.h"
 
 /* VIPs this agent added (network order), for vip_release. */
@@ -95,23 +95,6 @@ out:
 	return rc;
 }
 
-static int iface_mac(const char *ifname, uint8_t mac[ETH_ALEN])
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc;
-
-	if (fd < 0)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
-	close(fd);
-	if (rc)
-		return -1;
-	memcpy(mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
-	return 0;
-}
-
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -135,7 +118,7 @@ int vip_announce(const struct dalio_config *cfg, char *err, size_t errlen)
 	unsigned n = distinct_vips(cfg, vips), sent = 0;
 	int ifindex = (int)if_nametoindex(cfg->interface), fd;
 
-	if (!ifindex || iface_mac(cfg->interface, pkt.sha)) {
+	if (!ifindex || route_iface_mac(cfg->interface, pkt.sha)) {
 		snprintf(err, errlen, "gratuitous ARP: no MAC address on %s: %s", cfg->interface,
 			 strerror(errno));
 		return -1;
