@@ -252,23 +252,30 @@ topo_agent_config() {
 # $TOPO_DIR/LOG, default agent.log) and waits until it says it is serving
 # (bounded). TOPO_PID_agent is its PID.
 topo_start_agent() {
-	local config log=$TOPO_DIR/${2:-agent.log} i
+	local config log=$TOPO_DIR/${2:-agent.log}
 	config=$(topo_agent_config "$1")
 	# nsenter execs the agent: the PID is the agent's own.
 	topo_bg agent "$log" nsenter --net="/run/netns/$(topo_ns lb)" "$TOPO_BUILD/dalio-agent" \
 		--config "$config" --wait 10
+	_topo_wait_agent "$TOPO_PID_agent" "$log" "serving" "dalio-agent"
+}
+
+# _topo_wait_agent PID LOG PATTERN NAME: waits (bounded, 15 s) until LOG has
+# PATTERN; fails with the log if the agent exits or does not get there.
+_topo_wait_agent() {
+	local pid=$1 log=$2 pattern=$3 name=$4 i
 	for i in $(seq 1 150); do
-		if grep -q "serving" "$log"; then
+		if grep -q "$pattern" "$log"; then
 			return 0
 		fi
-		if ! kill -0 "$TOPO_PID_agent" 2>/dev/null; then
-			topo_log "dalio-agent exited:"
+		if ! kill -0 "$pid" 2>/dev/null; then
+			topo_log "$name exited:"
 			cat "$log" >&2
 			return 1
 		fi
 		sleep 0.1
 	done
-	topo_log "dalio-agent did not come up:"
+	topo_log "$name did not come up:"
 	cat "$log" >&2
 	return 1
 }
@@ -318,24 +325,11 @@ topo_peer_configs() {
 # in $TOPO_DIR/LOG, default agent-lb2.log) and waits (bounded) until it stands
 # by. TOPO_PID_agent_lb2 is its PID.
 topo_start_standby_agent() {
-	local config=${1:-$TOPO_DIR/agent-lb2.yaml} log=$TOPO_DIR/${2:-agent-lb2.log} i
+	local config=${1:-$TOPO_DIR/agent-lb2.yaml} log=$TOPO_DIR/${2:-agent-lb2.log}
 	# nsenter execs the agent: the PID is the agent's own.
 	topo_bg agent_lb2 "$log" nsenter --net="/run/netns/$(topo_ns lb2)" \
 		"$TOPO_BUILD/dalio-agent" --config "$config" --wait 10 --standby
-	for i in $(seq 1 150); do
-		if grep -q "standby: watching" "$log"; then
-			return 0
-		fi
-		if ! kill -0 "$TOPO_PID_agent_lb2" 2>/dev/null; then
-			topo_log "standby dalio-agent exited:"
-			cat "$log" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-	topo_log "standby dalio-agent did not come up:"
-	cat "$log" >&2
-	return 1
+	_topo_wait_agent "$TOPO_PID_agent_lb2" "$log" "standby: watching" "standby dalio-agent"
 }
 
 # topo_lb_link_down [LB]: fences an LB (default lb, the active one): its lb0

@@ -88,23 +88,7 @@ for i in 1 2 3; do
 done
 sleep 0.5
 it_eq "a write after the rejoin is on r3" 3 "$(topo_exec r3 redis-cli -p 6379 GET after-rejoin)"
-d=()
-for r in "${TOPO_REPLICAS[@]}"; do
-	d+=("$(topo_exec "$r" redis-cli -p 6379 DEBUG DIGEST)")
-done
-if [ "${d[0]}" == "${d[1]}" ] && [ "${d[1]}" == "${d[2]}" ]; then
-	it_ok "all three datasets identical"
-else
-	it_fail "digests differ: ${d[*]}"
-fi
-mismatch=0
-for k in $(seq 0 $((keys - 1))); do
-	v=$(topo_exec cl "$TOPO_BUILD/dalio-cli" -h "$vip" -p 7379 GET "key:$k")
-	for r in "${TOPO_REPLICAS[@]}"; do
-		rv=$(topo_exec "$r" redis-cli -p 6379 GET "key:$k")
-		[ "\"$rv\"" == "$v" ] || [ "$rv" == "$v" ] || { mismatch=$((mismatch + 1)); echo "    key:$k VIP=$v $r=$rv"; }
-	done
-done
-it_eq "every key reads the same through the VIP and on every replica" 0 "$mismatch"
+it_digests_equal
+it_keys_agree "$vip" "$keys"
 
 it_summary
