@@ -333,6 +333,24 @@ static bool valid_ifname(const char *s)
 	return true;
 }
 
+/*
+ * The "IP:PORT" shape shared by lb.metrics and lb.peer: copies the part before
+ * the one ':' into host (cap bytes) and points *port at the rest. q is s
+ * quoted for messages. 0, or -1 after reporting "expected WHAT".
+ */
+static int split_ip_port(struct ctx *c, yaml_node_t *v, const char *path, const char *s,
+			 const char *what, const char *q, char *host, size_t cap, const char **port)
+{
+	const char *colon = strrchr(s, ':');
+
+	if (strlen(s) >= cap || !colon || strchr(s, ':') != colon)
+		return fail(c, v, path, "expected %s, got '%s'", what, q);
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	*port = colon + 1;
+	return 0;
+}
+
 /* lb.metrics: "IP:PORT" to listen on (0.0.0.0 for every address), or "off". */
 static int metrics_addr(struct ctx *c, yaml_node_t *v, const char *path)
 {
@@ -341,7 +359,7 @@ static int metrics_addr(struct ctx *c, yaml_node_t *v, const char *path)
 	char buf[32], q[64];
 	unsigned long port;
 	struct in_addr a;
-	char *colon;
+	const char *pstr;
 
 	if (!s)
 		return -1;
@@ -351,15 +369,12 @@ static int metrics_addr(struct ctx *c, yaml_node_t *v, const char *path)
 		return 0;
 	}
 	quote_value(q, sizeof(q), s, 40);
-	colon = strrchr(s, ':');
-	if (strlen(s) >= sizeof(buf) || !colon || strchr(s, ':') != colon)
-		return fail(c, v, path, "expected %s, got '%s'", what, q);
-	memcpy(buf, s, (size_t)(colon - s));
-	buf[colon - s] = '\0';
+	if (split_ip_port(c, v, path, s, what, q, buf, sizeof(buf), &pstr))
+		return -1;
 	if (inet_pton(AF_INET, buf, &a) != 1)
 		return fail(c, v, path, "expected an IPv4 address before ':' (%s), got '%s'", what,
 			    q);
-	if (parse_uint(colon + 1, 1, 65535, &port))
+	if (parse_uint(pstr, 1, 65535, &port))
 		return fail(c, v, path, "expected a port number 1-65535 after ':', got '%s'", q);
 	c->cfg->metrics_ip = a.s_addr;
 	c->cfg->metrics_port = (uint16_t)port;
@@ -374,19 +389,16 @@ static int peer_addr(struct ctx *c, yaml_node_t *v, const char *path)
 	char buf[32], q[64];
 	unsigned long port;
 	uint32_t ip;
-	char *colon;
+	const char *pstr;
 
 	if (!s)
 		return -1;
 	quote_value(q, sizeof(q), s, 40);
-	colon = strrchr(s, ':');
-	if (strlen(s) >= sizeof(buf) || !colon || strchr(s, ':') != colon)
-		return fail(c, v, path, "expected %s, got '%s'", what, q);
-	memcpy(buf, s, (size_t)(colon - s));
-	buf[colon - s] = '\0';
+	if (split_ip_port(c, v, path, s, what, q, buf, sizeof(buf), &pstr))
+		return -1;
 	if (ipv4(c, v, path, buf, &ip))
 		return -1;
-	if (parse_uint(colon + 1, 1, 65535, &port))
+	if (parse_uint(pstr, 1, 65535, &port))
 		return fail(c, v, path, "expected a port number 1-65535 after ':', got '%s'", q);
 	c->cfg->peer_ip = ip;
 	c->cfg->peer_port = (uint16_t)port;
