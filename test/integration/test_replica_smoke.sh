@@ -60,90 +60,21 @@ stop_replica() {
 }
 
 start_replica
-export RPORT UPORT REDIS_PID PHASE=main
+export ITDIR="$ROOT/test/integration" RPORT UPORT REDIS_PID PHASE=main
 
 run_py() {
 	python3 - <<'PY'
 import os, socket, struct, subprocess, sys, time
 
 RPORT, UPORT, PHASE = int(os.environ["RPORT"]), int(os.environ["UPORT"]), os.environ["PHASE"]
-HDR = "!IBBHHHIQQQQIH6sBBH"
-assert struct.calcsize(HDR) == 64
 WRITE, ACK, READ, READ_REPLY, PING, PONG, NACK = 3, 4, 5, 6, 7, 8, 10
 OK, STALE_EPOCH, NOT_READY = 0, 4, 5
 SHARD = 3
-checks = 0
 
-def fail(msg):
-    print(f"replica_smoke: FAIL: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-def check(cond, msg):
-    global checks
-    if not cond:
-        fail(msg)
-    checks += 1
-
-def resp(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
-
-def pkt(typ, cmd=(), seq=0, stamp=0, epoch=1, shard=SHARD, rid=1, key=None):
-    body = resp(*cmd) if cmd else b""
-    if key is None:
-        key = (cmd[1] if len(cmd) > 1 else "").encode() if cmd else b""
-    hdr = struct.pack(HDR, 0x444C494F, 1, typ, 0, shard, len(key), epoch,
-                      0xC11E, rid, seq, stamp, 0x0A000001, 4242, b"\x02" * 6, 0, 0, 0)
-    return hdr + key + body
-
-def parse(data):
-    f = struct.unpack(HDR, data[:64])
-    return dict(type=f[2], shard=f[4], key_len=f[5], epoch=f[6], client_id=f[7],
-                request_id=f[8], seq=f[9], stamp=f[10], origin_ip=f[11],
-                origin_port=f[12], origin_mac=f[13], replica=f[14], status=f[15],
-                body=data[64 + f[5]:])
-
-lb = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-lb.bind(("127.0.0.1", 0))
-dst = ("127.0.0.1", UPORT)
-
-def send(p, sock=lb):
-    sock.sendto(p, dst)
-
-nacks = []  # NACKs (gap reports) are set aside here, checked where expected
-
-def recv(timeout=1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        lb.settimeout(max(0.001, deadline - time.monotonic()))
-        try:
-            m = parse(lb.recv(2048))
-        except socket.timeout:
-            return None
-        if m["type"] != NACK:
-            return m
-        nacks.append((time.monotonic(), m))
-
-def expect(n, what, timeout=1.0):
-    got = []
-    deadline = time.monotonic() + timeout
-    while len(got) < n and time.monotonic() < deadline:
-        m = recv(max(0.01, deadline - time.monotonic()))
-        if m:
-            got.append(m)
-    check(len(got) == n, f"{what}: expected {n} answers, got {len(got)}")
-    return got
-
-def silence(what, timeout=0.3):
-    m = recv(timeout)
-    check(m is None, f"{what}: expected no answer, got {m}")
-
-def rcli(*args):
-    return subprocess.run(["redis-cli", "-p", str(RPORT), *args], capture_output=True,
-                          text=True, timeout=5).stdout.strip()
+sys.path.insert(0, os.environ["ITDIR"])
+import fakelb
+from fakelb import check, expect, lb, nacks, parse, pkt, rcli, recv, resp, send, silence
+fakelb.init("replica_smoke", RPORT, UPORT)
 
 def ping(epoch=1, rid=99):
     send(pkt(PING, epoch=epoch, rid=rid))
@@ -170,7 +101,7 @@ if PHASE == "restart":
     (a,) = expect(1, "uncached duplicate")
     check(a["type"] == ACK and a["status"] == OK and a["body"] == b"", f"uncached dup ACK {a}")
     check(rcli("GET", "ctr") == "3", "uncached duplicate not applied again")
-    print(f"replica_smoke: restart phase: {checks} checks passed")
+    print(f"replica_smoke: restart phase: {fakelb.checks} checks passed")
     sys.exit(0)
 
 # PING adopts epoch 1, persists it, reports applied 0.
@@ -346,7 +277,7 @@ send(pkt(WRITE, ("INCR", "ctr"), seq=10, epoch=2, rid=20))
 check(a["seq"] == 10 and a["body"] == b":3\r\n", f"ACK after OOM {a}")
 
 check(not nacks, f"no NACK once the gap closed: {nacks}")
-print(f"replica_smoke: main phase: {checks} checks passed")
+print(f"replica_smoke: main phase: {fakelb.checks} checks passed")
 PY
 }
 

@@ -72,7 +72,7 @@ stop_replica() {
 }
 
 start_replica
-export RPORT UPORT SPORT STATE PHASE=main
+export ITDIR="$ROOT/test/integration" RPORT UPORT SPORT STATE PHASE=main
 
 run_py() {
 	python3 - <<'PY'
@@ -80,82 +80,15 @@ import os, socket, struct, subprocess, sys, time
 
 RPORT, UPORT, PHASE = int(os.environ["RPORT"]), int(os.environ["UPORT"]), os.environ["PHASE"]
 STATE = os.environ["STATE"]
-HDR = "!IBBHHHIQQQQIH6sBBH"
 ACK, READ, READ_REPLY, PING, PONG, NACK = 4, 5, 6, 7, 8, 10
 PREPARE, PREPARE_OK, COMMIT, SVC, DVC, START_VIEW, GET_LOG, LOG_ENTRY = range(12, 20)
 OK, STALE_EPOCH, NOT_READY = 0, 4, 5
 SHARD = 3
-checks = 0
 
-def fail(msg):
-    print(f"replica_vr_smoke: FAIL: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-def check(cond, msg):
-    global checks
-    if not cond:
-        fail(msg)
-    checks += 1
-
-def resp(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
-
-def pkt(typ, cmd=(), seq=0, stamp=0, epoch=1, shard=SHARD, rid=1, cid=0xC11E):
-    body = resp(*cmd) if cmd else b""
-    key = (cmd[1] if len(cmd) > 1 else "").encode() if cmd else b""
-    hdr = struct.pack(HDR, 0x444C494F, 1, typ, 0, shard, len(key), epoch,
-                      cid, rid, seq, stamp, 0x0A000001, 4242, b"\x02" * 6, 0, 0, 0)
-    return hdr + key + body
-
-def parse(data):
-    f = struct.unpack(HDR, data[:64])
-    return dict(type=f[2], shard=f[4], key_len=f[5], epoch=f[6], client_id=f[7],
-                request_id=f[8], seq=f[9], stamp=f[10], origin_ip=f[11],
-                origin_port=f[12], origin_mac=f[13], replica=f[14], status=f[15],
-                key=data[64:64 + f[5]], body=data[64 + f[5]:])
-
-lb = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-lb.bind(("127.0.0.1", 0))
-dst = ("127.0.0.1", UPORT)
-
-def send(p):
-    lb.sendto(p, dst)
-
-nacks = []
-
-def recv(timeout=1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        lb.settimeout(max(0.001, deadline - time.monotonic()))
-        try:
-            m = parse(lb.recv(2048))
-        except socket.timeout:
-            return None
-        if m["type"] != NACK:
-            return m
-        nacks.append(m)
-
-def expect(n, what, timeout=1.0):
-    got = []
-    deadline = time.monotonic() + timeout
-    while len(got) < n and time.monotonic() < deadline:
-        m = recv(max(0.01, deadline - time.monotonic()))
-        if m:
-            got.append(m)
-    check(len(got) == n, f"{what}: expected {n} answers, got {len(got)}: {got}")
-    return got
-
-def silence(what, timeout=0.3):
-    m = recv(timeout)
-    check(m is None, f"{what}: expected no answer, got {m}")
-
-def rcli(*args):
-    return subprocess.run(["redis-cli", "-p", str(RPORT), *args], capture_output=True,
-                          text=True, timeout=5).stdout.strip()
+sys.path.insert(0, os.environ["ITDIR"])
+import fakelb
+from fakelb import check, expect, lb, nacks, parse, pkt, rcli, recv, resp, send, silence
+fakelb.init("replica_vr_smoke", RPORT, UPORT)
 
 def ping(epoch, seq=0, rid=99, stamp=0):
     send(pkt(PING, epoch=epoch, seq=seq, rid=rid, stamp=stamp))
@@ -217,7 +150,7 @@ if PHASE == "restart":
     check(open(STATE).read().strip() == "3", "state file holds view 3")
     m = ping(epoch=3, seq=7)
     check(m["status"] == OK and m["epoch"] == 3, f"normal in view 3 {m}")
-    print(f"replica_vr_smoke: restart phase: {checks} checks passed")
+    print(f"replica_vr_smoke: restart phase: {fakelb.checks} checks passed")
     sys.exit(0)
 
 m = ping(epoch=0)
@@ -241,8 +174,8 @@ check([o["type"] for o in oks] == [PREPARE_OK] * 3 and [o["seq"] for o in oks] =
 check(all(o["epoch"] == 1 and o["replica"] == 2 and o["shard"] == SHARD and o["body"] == b""
           for o in oks), f"PREPARE_OK fields {oks}")
 nacks_before_fill = len(nacks)
-check(nacks_before_fill >= 1 and nacks[0]["seq"] == 1 and nacks[0]["stamp"] == 1
-      and nacks[0]["epoch"] == 1, f"NACK for op 1 while 2, 3 waited: {nacks}")
+check(nacks_before_fill >= 1 and nacks[0][1]["seq"] == 1 and nacks[0][1]["stamp"] == 1
+      and nacks[0][1]["epoch"] == 1, f"NACK for op 1 while 2, 3 waited: {nacks}")
 nacks.clear()
 check(rcli("GET", "k") == "" and rcli("EXISTS", "__dalio:applied") == "0",
       "nothing reaches Redis before COMMIT")
@@ -326,7 +259,7 @@ nacks.clear()
 send(pkt(START_VIEW, epoch=2, seq=4, stamp=3))
 silence("START_VIEW 2: not synced yet", 0.2)
 check(open(STATE).read().strip() == "2", "state file holds view 2")
-check(nacks and nacks[0]["seq"] == 4 and nacks[0]["stamp"] == 4 and nacks[0]["epoch"] == 2,
+check(nacks and nacks[0][1]["seq"] == 4 and nacks[0][1]["stamp"] == 4 and nacks[0][1]["epoch"] == 2,
       f"NACK for op 4 in view 2: {nacks}")
 send(pkt(PREPARE, ("SET", "k", "e"), seq=5, stamp=4, epoch=2, rid=15))
 silence("PREPARE 5: op 4 still unusable", 0.1)
@@ -351,7 +284,7 @@ check(r["type"] == READ_REPLY and r["status"] == OK and r["body"] == b":1\r\n", 
 send(pkt(3, ("SET", "k", "w"), seq=6, epoch=2))
 silence("WRITE dropped in vr mode", 0.1)
 check(rcli("GET", "k") == "e", "WRITE not applied in vr mode")
-print(f"replica_vr_smoke: main phase: {checks} checks passed")
+print(f"replica_vr_smoke: main phase: {fakelb.checks} checks passed")
 PY
 }
 
