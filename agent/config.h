@@ -41,6 +41,12 @@ struct dalio_shard_def {
 	int line; /* 1-based line of the shard's first field */
 };
 
+/* vr: the f+1 of a shard's 2f+1 replicas that commit an op or a view. */
+static inline unsigned shard_quorum(const struct dalio_shard_def *s)
+{
+	return s->n_replicas / 2 + 1;
+}
+
 struct dalio_config {
 	char path[256];
 	char interface[16];	      /* lb.interface, required */

@@ -136,7 +136,7 @@ static int bring_up_vr(const struct dalio_config *cfg, const struct dalio_shard_
 	log_info("shard %u (%s), vr mode, view %u, next op %llu, commit %llu: %d of %u replicas "
 		 "in the sets (quorum %u)",
 		 s->id, s->name, v.view, (unsigned long long)v.head + 1,
-		 (unsigned long long)v.commit, n, s->n_replicas, s->n_replicas / 2 + 1);
+		 (unsigned long long)v.commit, n, s->n_replicas, shard_quorum(s));
 	return 0;
 }
 

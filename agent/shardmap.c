@@ -59,7 +59,7 @@ int shard_install(const struct datapath_maps *m, const struct dalio_shard_def *s
 		.mode = (uint8_t)s->mode,
 		.n_replicas = (uint8_t)s->n_replicas,
 		/* vr: f+1 of the 2f+1 configured replicas, however many are up */
-		.quorum = s->mode == DALIO_MODE_VR ? (uint8_t)(s->n_replicas / 2 + 1) : 0,
+		.quorum = s->mode == DALIO_MODE_VR ? (uint8_t)shard_quorum(s) : 0,
 	};
 	struct dalio_shard_state st;
 	uint32_t key = s->id;

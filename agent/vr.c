@@ -86,7 +86,7 @@ static int collect_votes(int fd, const struct dalio_shard_def *s, uint32_t *view
 			 struct vote *votes, uint32_t *voters, uint32_t *recovering, char *err,
 			 size_t errlen)
 {
-	unsigned quorum = s->n_replicas / 2 + 1;
+	unsigned quorum = shard_quorum(s);
 	int64_t next_send = 0;
 
 	*voters = *recovering = 0;

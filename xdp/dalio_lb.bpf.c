@@ -232,14 +232,14 @@ static __always_inline __u64 commit_number(__u32 shard)
 
 /*
  * Rewrites the request into WRITE `seq` (vr: PREPARE `seq` carrying the commit
- * number) from the VIP and hands it to tc with metadata naming the replicas
+ * number `commit`) from the VIP and hands it to tc with metadata naming the replicas
  * (mask) that get a copy; in devmap mode it is broadcast with the mask in the
  * frame instead (bpf/dalio_fwd.bpf.h). A fresh write (keep) is also kept in
  * the payload ring.
  */
 static __always_inline int send_write(struct xdp_md *ctx, struct dalio_pkt *p,
-				      const struct dalio_shard_cfg *cfg, __u64 seq, __u32 mask,
-				      int keep)
+				      const struct dalio_shard_cfg *cfg, __u64 seq, __u64 commit,
+				      __u32 mask, int keep)
 {
 	struct pkt_snapshot *old = snapshot_scratch();
 	struct dalio_meta *meta;
@@ -254,7 +254,7 @@ static __always_inline int send_write(struct xdp_md *ctx, struct dalio_pkt *p,
 	p->dh->shard = bpf_htons((__u16)cfg->shard);
 	p->dh->epoch = bpf_htonl(cfg->epoch);
 	p->dh->seq = bpf_cpu_to_be64(seq);
-	p->dh->stamp = vr ? bpf_cpu_to_be64(commit_number(cfg->shard)) : 0;
+	p->dh->stamp = vr ? bpf_cpu_to_be64(commit) : 0;
 	p->dh->origin_ip = old->saddr;
 	p->dh->origin_port = old->sport;
 	__builtin_memcpy(p->dh->origin_mac, p->eth->h_source, 6);
@@ -356,7 +356,7 @@ static __always_inline int handle_write_retry(struct xdp_md *ctx, struct dalio_p
 		stat_inc(st, DALIO_STAT_RETRY_PENDING);
 		if (!missing)
 			return XDP_DROP; /* completing right now */
-		return send_write(ctx, p, cfg, seq, missing, 0);
+		return send_write(ctx, p, cfg, seq, commit_number(cfg->shard), missing, 0);
 	}
 	stat_inc(st, DALIO_STAT_RETRY_REPLAYED);
 	return forward_to_replica(p, cfg, round_robin(cfg->shard, cfg->read_mask), DALIO_T_REPLAY,
@@ -468,7 +468,7 @@ static __always_inline int handle_write(struct xdp_md *ctx, struct dalio_pkt *p,
 	}
 	stat_inc(st, DALIO_STAT_WRITES);
 	/* Catching-up replicas get every new write too, but are not waited for. */
-	return send_write(ctx, p, cfg, seq, need | cfg->join_mask, 1);
+	return send_write(ctx, p, cfg, seq, READ_ONCE(ss->max_completed), need | cfg->join_mask, 1);
 }
 
 static __always_inline int handle_read(struct dalio_pkt *p, const struct dalio_shard_cfg *cfg,
